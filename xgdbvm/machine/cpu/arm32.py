@@ -1,0 +1,176 @@
+"""AArch32 vCPU: a Cortex-A15 in Unicorn, running the guest in Non-secure SVC.
+
+Contract:
+- reset state as Xen's toolstack leaves a 32-bit vCPU (xg_dom_arm.c):
+  CPSR = 0x400001D3 (SVC, A/I/F masked, Z set), SCTLR = 0x00C50078, r0 = 0,
+  r1 = 0xFFFFFFFF (no machine id), r2 = DTB address, PC = entry (Thumb if the
+  entry address has bit 0 set).
+- SCR = NS|HCE makes ``hvc`` in Non-secure PL1 raise EXCP_HVC, which Unicorn
+  hands to UC_HOOK_INTR with PC already past the instruction.
+- Unicorn does not expose the HVC syndrome (HSR.ISS), so the immediate comes
+  from the instruction at PC - 4: A32 cond|0001 0100|imm12|0111|imm4, or T32
+  halfwords 1111 0111 1110 imm4, 1000 imm12.
+- Injected exceptions follow the ARMv7 exception entry (ARM ARM B1.9):
+  SPSR_<mode> <- CPSR, LR_<mode> <- return link, CPSR mode switched with I set
+  (and A for aborts), T from SCTLR.TE, PC <- VBAR + vector offset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import IntEnum
+
+import unicorn
+from unicorn import arm_const as a32
+
+from xgdbvm.machine.cpu.base import BootState, HypercallAbi
+
+
+class Cp15(IntEnum):
+    """CP15 registers as (opc1, CRn, CRm, opc2) packed into one int."""
+
+    SCTLR = (0 << 12) | (1 << 8) | (0 << 4) | 0
+    CPACR = (0 << 12) | (1 << 8) | (0 << 4) | 2
+    SCR = (0 << 12) | (1 << 8) | (1 << 4) | 0
+    TTBR0 = (0 << 12) | (2 << 8) | (0 << 4) | 0
+    TTBR1 = (0 << 12) | (2 << 8) | (0 << 4) | 1
+    TTBCR = (0 << 12) | (2 << 8) | (0 << 4) | 2
+    DACR = (0 << 12) | (3 << 8) | (0 << 4) | 0
+    DFSR = (0 << 12) | (5 << 8) | (0 << 4) | 0
+    IFSR = (0 << 12) | (5 << 8) | (0 << 4) | 1
+    DFAR = (0 << 12) | (6 << 8) | (0 << 4) | 0
+    IFAR = (0 << 12) | (6 << 8) | (0 << 4) | 2
+    PRRR = (0 << 12) | (10 << 8) | (2 << 4) | 0
+    NMRR = (0 << 12) | (10 << 8) | (2 << 4) | 1
+    VBAR = (0 << 12) | (12 << 8) | (0 << 4) | 0
+    CONTEXTIDR = (0 << 12) | (13 << 8) | (0 << 4) | 1
+    HCR = (4 << 12) | (1 << 8) | (1 << 4) | 0
+
+    @property
+    def cp_tuple(self) -> tuple[int, int, int, int, int, int, int]:
+        """(cp, is64, sec, CRn, CRm, opc1, opc2): Unicorn's uc_arm_cp_reg order, sans value."""
+        v = int(self)
+        return (15, 0, 0, (v >> 8) & 0xF, (v >> 4) & 0xF, v >> 12, v & 0xF)
+
+
+class Mode(IntEnum):
+    USR = 0x10
+    FIQ = 0x11
+    IRQ = 0x12
+    SVC = 0x13
+    MON = 0x16
+    ABT = 0x17
+    HYP = 0x1A
+    UND = 0x1B
+    SYS = 0x1F
+
+
+CPSR_T, CPSR_F, CPSR_I, CPSR_A = 1 << 5, 1 << 6, 1 << 7, 1 << 8
+CPSR_E, CPSR_IT_MASK = 1 << 9, (0x3F << 10) | (3 << 25)
+SCTLR_V, SCTLR_EE, SCTLR_TE = 1 << 13, 1 << 25, 1 << 30
+RESET_CPSR = 0x400001D3
+RESET_SCTLR = 0x00C50078
+SCR_NS, SCR_HCE = 1 << 0, 1 << 8
+
+VECTOR_UNDEF, VECTOR_PABT, VECTOR_DABT, VECTOR_IRQ = 0x04, 0x0C, 0x10, 0x18
+
+R_REGS = tuple(getattr(a32, f"UC_ARM_REG_R{i}") for i in range(13)) + (
+    a32.UC_ARM_REG_SP,
+    a32.UC_ARM_REG_LR,
+    a32.UC_ARM_REG_PC,
+)
+
+
+class Arm32Cpu:
+    arch_name = "arm32"
+    word_bytes = 4
+    hypercall_abi = HypercallAbi(number=a32.UC_ARM_REG_R12, args=R_REGS[:5], result=a32.UC_ARM_REG_R0)
+    smccc_abi = HypercallAbi(number=a32.UC_ARM_REG_R0, args=R_REGS[:8], result=a32.UC_ARM_REG_R0)
+    gdb_arch = "arm"
+
+    def __init__(self) -> None:
+        self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_ARM)
+        self.uc.ctl_set_cpu_model(a32.UC_CPU_ARM_CORTEX_A15)
+
+    @property
+    def pc(self) -> int:
+        return int(self.uc.reg_read(a32.UC_ARM_REG_PC))
+
+    @property
+    def thumb(self) -> bool:
+        return bool(self.read_reg(a32.UC_ARM_REG_CPSR) & CPSR_T)
+
+    def resume_address(self) -> int:
+        # emu_start picks the instruction set from bit 0 of the start address.
+        return self.pc | int(self.thumb)
+
+    def read_reg(self, reg: int) -> int:
+        return int(self.uc.reg_read(reg))
+
+    def write_reg(self, reg: int, value: int) -> None:
+        self.uc.reg_write(reg, value & 0xFFFF_FFFF)
+
+    def read_cp15(self, reg: Cp15) -> int:
+        return int(self.uc.reg_read(a32.UC_ARM_REG_CP_REG, (*reg.cp_tuple, 0)))
+
+    def write_cp15(self, reg: Cp15, value: int) -> None:
+        self.uc.reg_write(a32.UC_ARM_REG_CP_REG, (*reg.cp_tuple, value & 0xFFFF_FFFF))
+
+    def reset(self, boot: BootState) -> None:
+        self.write_cp15(Cp15.SCR, SCR_NS | SCR_HCE)
+        self.write_reg(a32.UC_ARM_REG_CPSR, RESET_CPSR)
+        for reg in R_REGS[:15]:
+            self.write_reg(reg, 0)
+        for reg in (Cp15.TTBR0, Cp15.TTBR1, Cp15.TTBCR, Cp15.VBAR):
+            self.write_cp15(reg, 0)
+        self.write_cp15(Cp15.SCTLR, RESET_SCTLR)
+        self.write_reg(a32.UC_ARM_REG_R1, 0xFFFF_FFFF)
+        self.write_reg(a32.UC_ARM_REG_R2, boot.dtb)
+        cpsr = RESET_CPSR | (CPSR_T if boot.thumb or boot.entry & 1 else 0)
+        self.write_reg(a32.UC_ARM_REG_CPSR, cpsr)
+        self.write_reg(a32.UC_ARM_REG_PC, boot.entry & ~1)
+
+    def trap_immediate(self, fetch: Callable[[int, int], bytes]) -> int | None:
+        raw = fetch(self.pc - 4, 4)
+        if self.thumb:
+            hw1 = int.from_bytes(raw[:2], "little")
+            hw2 = int.from_bytes(raw[2:], "little")
+            if hw1 & 0xFFF0 != 0xF7E0 or hw2 & 0xF000 != 0x8000:
+                return None
+            return ((hw1 & 0xF) << 12) | (hw2 & 0xFFF)
+        word = int.from_bytes(raw, "little")
+        if word & 0x0FF000F0 != 0x01400070:
+            return None
+        return ((word >> 4) & 0xFFF0) | (word & 0xF)
+
+    def interrupts_masked(self) -> bool:
+        return bool(self.read_reg(a32.UC_ARM_REG_CPSR) & CPSR_I)
+
+    def _enter_mode(self, mode: Mode, vector: int, link: int, mask_abort: bool) -> None:
+        cpsr = self.read_reg(a32.UC_ARM_REG_CPSR)
+        sctlr = self.read_cp15(Cp15.SCTLR)
+        new = (cpsr & ~(0x1F | CPSR_T | CPSR_E | CPSR_IT_MASK)) | mode | CPSR_I
+        if mask_abort:
+            new |= CPSR_A
+        if sctlr & SCTLR_TE:
+            new |= CPSR_T
+        if sctlr & SCTLR_EE:
+            new |= CPSR_E
+        # Writing CPSR switches Unicorn's banked SP/LR/SPSR to the new mode first.
+        self.write_reg(a32.UC_ARM_REG_CPSR, new)
+        self.write_reg(a32.UC_ARM_REG_SPSR, cpsr)
+        self.write_reg(a32.UC_ARM_REG_LR, link)
+        base = 0xFFFF0000 if sctlr & SCTLR_V else self.read_cp15(Cp15.VBAR)
+        self.write_reg(a32.UC_ARM_REG_PC, base + vector)
+
+    def inject_undef(self) -> None:
+        # Xen's inject_undef32_exception: the link is the trapping instruction's
+        # address plus 4 (ARM) or 2 (Thumb).
+        thumb = self.thumb
+        insn = self.pc - 4
+        self._enter_mode(Mode.UND, VECTOR_UNDEF, insn + (2 if thumb else 4), mask_abort=False)
+
+    def describe_state(self) -> str:
+        cpsr = self.read_reg(a32.UC_ARM_REG_CPSR)
+        mode = Mode(cpsr & 0x1F).name if cpsr & 0x1F in Mode._value2member_map_ else "?"
+        return f"pc={self.pc:#x} {mode}{' thumb' if cpsr & CPSR_T else ''}"

@@ -1,0 +1,151 @@
+"""AArch64 vCPU: a Cortex-A72 in Unicorn, running the guest at EL1.
+
+Contract:
+- reset state as Xen's toolstack leaves a 64-bit vCPU (xg_dom_arm.c):
+  PSTATE = 0x3C5 (EL1h, DAIF masked), SCTLR_EL1 = 0x00C50078 (MMU and caches
+  off), x0 = DTB address, x1-x3 = 0, PC = entry.
+- EL2/EL3 exist only so that ``hvc`` traps: SCR_EL3 = NS|HCE|RW and
+  HCR_EL2.RW make HVC at EL1 raise EXCP_HVC, which Unicorn hands to
+  UC_HOOK_INTR with PC already past the instruction. RW must be set in both or
+  an exception return from EL1 sets PSTATE.IL.
+- Unicorn does not expose the HVC syndrome, so the immediate comes from the
+  instruction word at PC - 4 (HVC is A64 encoding 0xD4000002 | imm16 << 5).
+- Exceptions the machine injects follow the ARM ARM's AArch64 exception entry
+  (D1.10): SPSR_EL1 <- PSTATE, ELR_EL1 <- preferred return, PSTATE <- EL1h
+  with DAIF set, PC <- VBAR_EL1 + vector offset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import IntEnum
+
+import unicorn
+from unicorn import arm64_const as a64
+
+from xgdbvm.machine.cpu.base import BootState, HypercallAbi
+
+
+class SysReg(IntEnum):
+    """System registers as (op0, op1, CRn, CRm, op2) packed into one int."""
+
+    SCTLR_EL1 = (3 << 16) | (0 << 12) | (1 << 8) | (0 << 4) | 0
+    CPACR_EL1 = (3 << 16) | (0 << 12) | (1 << 8) | (0 << 4) | 2
+    TTBR0_EL1 = (3 << 16) | (0 << 12) | (2 << 8) | (0 << 4) | 0
+    TTBR1_EL1 = (3 << 16) | (0 << 12) | (2 << 8) | (0 << 4) | 1
+    TCR_EL1 = (3 << 16) | (0 << 12) | (2 << 8) | (0 << 4) | 2
+    SPSR_EL1 = (3 << 16) | (0 << 12) | (4 << 8) | (0 << 4) | 0
+    ELR_EL1 = (3 << 16) | (0 << 12) | (4 << 8) | (0 << 4) | 1
+    ESR_EL1 = (3 << 16) | (0 << 12) | (5 << 8) | (2 << 4) | 0
+    FAR_EL1 = (3 << 16) | (0 << 12) | (6 << 8) | (0 << 4) | 0
+    MAIR_EL1 = (3 << 16) | (0 << 12) | (10 << 8) | (2 << 4) | 0
+    VBAR_EL1 = (3 << 16) | (0 << 12) | (12 << 8) | (0 << 4) | 0
+    CONTEXTIDR_EL1 = (3 << 16) | (0 << 12) | (13 << 8) | (0 << 4) | 1
+    HCR_EL2 = (3 << 16) | (4 << 12) | (1 << 8) | (1 << 4) | 0
+    SCR_EL3 = (3 << 16) | (6 << 12) | (1 << 8) | (1 << 4) | 0
+
+    @property
+    def cp_tuple(self) -> tuple[int, int, int, int, int]:
+        """(CRn, CRm, op0, op1, op2): the order Unicorn's uc_arm64_cp_reg wants."""
+        v = int(self)
+        return ((v >> 8) & 0xF, (v >> 4) & 0xF, v >> 16, (v >> 12) & 0xF, v & 0xF)
+
+
+PSTATE_EL1H = 0x5
+PSTATE_DAIF = 0xF << 6
+RESET_PSTATE = PSTATE_DAIF | PSTATE_EL1H  # 0x3C5
+RESET_SCTLR = 0x00C50078
+SCR_NS, SCR_HCE, SCR_RW = 1 << 0, 1 << 8, 1 << 10
+HCR_RW = 1 << 31
+HVC_MASK, HVC_BASE = 0xFFE0001F, 0xD4000002
+ESR_EC_SHIFT, ESR_IL = 26, 1 << 25
+
+# Vector offsets from VBAR_EL1 (ARM ARM D1.10.2): current EL with SP_ELx, lower EL AArch64.
+VECTOR_SYNC_CURRENT = 0x200
+VECTOR_SYNC_LOWER = 0x400
+VECTOR_IRQ_CURRENT = 0x280
+VECTOR_IRQ_LOWER = 0x480
+
+X_REGS = tuple(getattr(a64, f"UC_ARM64_REG_X{i}") for i in range(29)) + (
+    a64.UC_ARM64_REG_X29,
+    a64.UC_ARM64_REG_X30,
+)
+
+
+class Arm64Cpu:
+    arch_name = "arm64"
+    word_bytes = 8
+    hypercall_abi = HypercallAbi(
+        number=a64.UC_ARM64_REG_X16, args=X_REGS[:5], result=a64.UC_ARM64_REG_X0
+    )
+    smccc_abi = HypercallAbi(number=a64.UC_ARM64_REG_X0, args=X_REGS[:8], result=a64.UC_ARM64_REG_X0)
+    gdb_arch = "aarch64"
+
+    def __init__(self) -> None:
+        self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM64, unicorn.UC_MODE_ARM)
+        self.uc.ctl_set_cpu_model(a64.UC_CPU_ARM64_A72)
+
+    @property
+    def pc(self) -> int:
+        return int(self.uc.reg_read(a64.UC_ARM64_REG_PC))
+
+    def resume_address(self) -> int:
+        return self.pc
+
+    def read_reg(self, reg: int) -> int:
+        return int(self.uc.reg_read(reg))
+
+    def write_reg(self, reg: int, value: int) -> None:
+        self.uc.reg_write(reg, value & 0xFFFF_FFFF_FFFF_FFFF)
+
+    def read_sysreg(self, reg: SysReg) -> int:
+        return int(self.uc.reg_read(a64.UC_ARM64_REG_CP_REG, (*reg.cp_tuple, 0)))
+
+    def write_sysreg(self, reg: SysReg, value: int) -> None:
+        self.uc.reg_write(a64.UC_ARM64_REG_CP_REG, (*reg.cp_tuple, value))
+
+    def reset(self, boot: BootState) -> None:
+        self.write_sysreg(SysReg.SCR_EL3, SCR_NS | SCR_HCE | SCR_RW)
+        self.write_sysreg(SysReg.HCR_EL2, HCR_RW)
+        for reg in X_REGS:
+            self.write_reg(reg, 0)
+        self.write_reg(a64.UC_ARM64_REG_SP, 0)
+        for reg in (SysReg.TTBR0_EL1, SysReg.TTBR1_EL1, SysReg.TCR_EL1, SysReg.VBAR_EL1):
+            self.write_sysreg(reg, 0)
+        self.write_sysreg(SysReg.SCTLR_EL1, RESET_SCTLR)
+        self.write_reg(a64.UC_ARM64_REG_PSTATE, RESET_PSTATE)
+        self.write_reg(a64.UC_ARM64_REG_X0, boot.dtb)
+        self.write_reg(a64.UC_ARM64_REG_PC, boot.entry)
+
+    def trap_immediate(self, fetch: Callable[[int, int], bytes]) -> int | None:
+        word = int.from_bytes(fetch(self.pc - 4, 4), "little")
+        if word & HVC_MASK != HVC_BASE:
+            return None
+        return (word >> 5) & 0xFFFF
+
+    def interrupts_masked(self) -> bool:
+        return bool(self.read_reg(a64.UC_ARM64_REG_PSTATE) & (1 << 7))
+
+    def _enter_el1(self, vector_current: int, vector_lower: int, return_address: int) -> None:
+        pstate = self.read_reg(a64.UC_ARM64_REG_PSTATE)
+        from_el0 = (pstate >> 2) & 3 == 0
+        if from_el0:
+            # Exception entry swaps the live SP from SP_EL0 to SP_EL1 (Unicorn banks them
+            # only on its own exception entry, not on a PSTATE write).
+            self.write_reg(a64.UC_ARM64_REG_SP_EL0, self.read_reg(a64.UC_ARM64_REG_SP))
+            self.write_reg(a64.UC_ARM64_REG_SP, self.read_reg(a64.UC_ARM64_REG_SP_EL1))
+        self.write_sysreg(SysReg.SPSR_EL1, pstate)
+        self.write_sysreg(SysReg.ELR_EL1, return_address)
+        self.write_reg(a64.UC_ARM64_REG_PSTATE, (pstate & 0xF000_0000) | RESET_PSTATE)
+        vbar = self.read_sysreg(SysReg.VBAR_EL1)
+        self.write_reg(a64.UC_ARM64_REG_PC, vbar + (vector_lower if from_el0 else vector_current))
+
+    def inject_undef(self) -> None:
+        # EC 0 (unknown reason) with IL set, as Xen's inject_undef64_exception does;
+        # the preferred return address is the faulting instruction itself.
+        self.write_sysreg(SysReg.ESR_EL1, ESR_IL)
+        self._enter_el1(VECTOR_SYNC_CURRENT, VECTOR_SYNC_LOWER, self.pc - 4)
+
+    def describe_state(self) -> str:
+        pstate = self.read_reg(a64.UC_ARM64_REG_PSTATE)
+        return f"pc={self.pc:#x} EL{(pstate >> 2) & 3}"

@@ -1,0 +1,69 @@
+"""What the machine needs from an architecture: one implementation per arch.
+
+The run loop, the hypercall dispatcher and the board are written once against
+this protocol; everything that differs between AArch64 and AArch32 (register
+names, reset state, how a trap's immediate is found, how an exception is
+entered by hand) lives in one class per arch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import unicorn
+
+
+@dataclass(frozen=True)
+class HypercallAbi:
+    """Registers of the Xen hypercall convention for one arch."""
+
+    number: int  # x16 / r12
+    args: tuple[int, ...]  # x0-x4 / r0-r4
+    result: int  # x0 / r0
+
+
+@dataclass(frozen=True)
+class BootState:
+    """Where and how the guest starts, as Xen's toolstack leaves a vCPU."""
+
+    entry: int
+    dtb: int
+    thumb: bool = False
+
+
+class Cpu(Protocol):
+    """One vCPU of a given architecture, wrapping its Unicorn engine."""
+
+    arch_name: str  # "arm64" or "arm32"
+    uc: unicorn.Uc
+    hypercall_abi: HypercallAbi
+    smccc_abi: HypercallAbi
+    word_bytes: int
+
+    @property
+    def pc(self) -> int: ...
+
+    def resume_address(self) -> int:
+        """The address to hand to emu_start (with the Thumb bit on arm32)."""
+        ...
+
+    def reset(self, boot: BootState) -> None: ...
+
+    def read_reg(self, reg: int) -> int: ...
+
+    def write_reg(self, reg: int, value: int) -> None: ...
+
+    def trap_immediate(self) -> int | None:
+        """The immediate of the HVC that just trapped (PC is past it), or None."""
+        ...
+
+    def inject_undef(self) -> None:
+        """Enter the guest's Undefined Instruction vector for the instruction before PC."""
+        ...
+
+    def interrupts_masked(self) -> bool: ...
+
+    def describe_state(self) -> str:
+        """A one-line summary (PC, mode) for error messages."""
+        ...

@@ -1,0 +1,95 @@
+"""Direct access to libunicorn, below the Python binding.
+
+The binding's per-call overhead dominates the hypercall path and it cannot
+register a hook written in C. This module is the one place that reaches past
+it: the loaded library handle, an engine's handle, and the native instruction
+clock (see native/tick.c). Everything here depends on unicorn 2.1's binding
+layout, which the pinned version guarantees.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+import unicorn
+from unicorn import unicorn_py3
+
+from xgdbvm.machine import _tick
+
+_uclib: Any = unicorn_py3.unicorn.uclib
+_ticklib = ctypes.CDLL(_tick.__file__)
+
+
+def engine_handle(uc: unicorn.Uc) -> Any:
+    """The ``uc_engine *`` behind a binding object."""
+    return uc._uch  # noqa: SLF001 - documented dependency on the pinned binding
+
+
+class _TickState(ctypes.Structure):
+    _fields_ = (
+        ("instructions", ctypes.c_uint64),
+        ("deadline", ctypes.c_uint64),
+        ("blocks", ctypes.c_uint64),
+        ("shift", ctypes.c_uint32),
+        ("stopped", ctypes.c_uint32),
+        ("emu_stop", ctypes.c_void_p),
+    )
+
+
+NO_DEADLINE = (1 << 64) - 1
+
+
+class InstructionClock:
+    """Counts guest instructions with a C block hook and stops Unicorn at a deadline.
+
+    The count is the machine's notion of elapsed execution: virtual time and
+    instruction budgets derive from it, so it must not depend on the host.
+    """
+
+    def __init__(self, uc: unicorn.Uc, instruction_shift: int = 2) -> None:
+        self._state = _TickState(
+            0,
+            NO_DEADLINE,
+            0,
+            instruction_shift,
+            0,
+            ctypes.cast(_uclib.uc_emu_stop, ctypes.c_void_p).value,
+        )
+        self._hook = ctypes.c_size_t()
+        hook_fn = ctypes.cast(_ticklib.xgdbvm_tick_block, ctypes.c_void_p)
+        err = _uclib.uc_hook_add(
+            engine_handle(uc),
+            ctypes.byref(self._hook),
+            unicorn.UC_HOOK_BLOCK,
+            hook_fn,
+            ctypes.byref(self._state),
+            ctypes.c_uint64(1),
+            ctypes.c_uint64(0),
+        )
+        if err != 0:
+            raise unicorn.UcError(err)
+        # Keep the engine alive as long as the hook refers to our struct.
+        self._uc = uc
+
+    @property
+    def instructions(self) -> int:
+        return int(self._state.instructions)
+
+    @property
+    def blocks(self) -> int:
+        return int(self._state.blocks)
+
+    def set_deadline(self, instructions: int | None) -> None:
+        """Stop the next slice once the count reaches ``instructions`` (None: never)."""
+        self._state.deadline = NO_DEADLINE if instructions is None else instructions
+        self._state.stopped = 0
+
+    @property
+    def deadline_hit(self) -> bool:
+        return bool(self._state.stopped)
+
+    def reset(self) -> None:
+        self._state.instructions = 0
+        self._state.blocks = 0
+        self.set_deadline(None)

@@ -1,0 +1,80 @@
+"""Xen's errno values (public/errno.h); hypercalls return them negated."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class XenErrno(IntEnum):
+    EPERM = 1
+    ENOENT = 2
+    ESRCH = 3
+    EINTR = 4
+    EIO = 5
+    ENXIO = 6
+    E2BIG = 7
+    ENOEXEC = 8
+    EBADF = 9
+    ECHILD = 10
+    EAGAIN = 11
+    ENOMEM = 12
+    EACCES = 13
+    EFAULT = 14
+    EBUSY = 16
+    EEXIST = 17
+    EXDEV = 18
+    ENODEV = 19
+    ENOTDIR = 20
+    EISDIR = 21
+    EINVAL = 22
+    ENFILE = 23
+    EMFILE = 24
+    ENOSPC = 28
+    EROFS = 30
+    EMLINK = 31
+    EDOM = 33
+    ERANGE = 34
+    EDEADLK = 35
+    ENAMETOOLONG = 36
+    ENOLCK = 37
+    ENOSYS = 38
+    ENOTEMPTY = 39
+    ENODATA = 61
+    ETIME = 62
+    EBADMSG = 74
+    EOVERFLOW = 75
+    EILSEQ = 84
+    ERESTART = 85
+    ENOTSOCK = 88
+    EMSGSIZE = 90
+    EOPNOTSUPP = 95
+    EADDRINUSE = 98
+    EADDRNOTAVAIL = 99
+    ENOBUFS = 105
+    EISCONN = 106
+    ENOTCONN = 107
+    ETIMEDOUT = 110
+    ECONNREFUSED = 111
+
+
+def errno_name(ret: int) -> str | None:
+    """The name of a negative hypercall return value, or None if it is not an error."""
+    if ret >= 0:
+        return None
+    try:
+        return XenErrno(-ret).name
+    except ValueError:
+        return f"E{-ret}"
+
+
+class HypercallError(Exception):
+    """Raised inside a handler to return ``-errno`` to the guest.
+
+    Handlers may also simply return a negative value; raising is for errors
+    found deep in a helper (a guest pointer that does not translate).
+    """
+
+    def __init__(self, errno: XenErrno, why: str = "") -> None:
+        super().__init__(f"{errno.name}: {why}" if why else errno.name)
+        self.errno = errno
+        self.why = why

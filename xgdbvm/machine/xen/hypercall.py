@@ -1,0 +1,115 @@
+"""The hypercall dispatcher: one table from hypercall number to handler.
+
+A handler receives the call (its arguments as the guest passed them) and
+returns the value for x0/r0: >= 0 on success, -errno on failure. It never
+raises into the CPU: ``HypercallError`` becomes its -errno, and any other
+exception is a bug in the model: it is logged with its traceback and answered
+-EIO (not -ENOSYS, which would hide it, nor -EFAULT, which would blame the
+guest). Numbers or sub-ops nobody handles return
+-ENOSYS, are counted, and say so in the trace note.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from xgdbvm.machine.xen.abi import Hypercall
+from xgdbvm.machine.xen.errno import HypercallError, XenErrno
+
+log = logging.getLogger("xgdbvm.hypercall")
+
+NOT_IMPLEMENTED = "not implemented"
+
+
+@dataclass
+class Call:
+    """One hypercall in flight. Handlers may fill ``subop`` and ``note``."""
+
+    number: int
+    args: tuple[int, ...]
+    subop: str | None = None
+    note: str = ""
+
+    @property
+    def name(self) -> str:
+        return hypercall_name(self.number)
+
+
+Handler = Callable[[Call], int]
+
+
+class SubopTable:
+    """Dispatch on a hypercall's first argument (its command) through a table."""
+
+    def __init__(
+        self, names: type[IntEnum], handlers: Mapping[int, Handler], cmd_mask: int = 0xFFFF_FFFF
+    ) -> None:
+        self._names = names
+        self._handlers = dict(handlers)
+        self._mask = cmd_mask
+
+    def __call__(self, call: Call) -> int:
+        cmd = call.args[0] & self._mask
+        try:
+            call.subop = self._names(cmd).name.rstrip("_")
+        except ValueError:
+            call.subop = str(cmd)
+        handler = self._handlers.get(cmd)
+        if handler is None:
+            call.note = NOT_IMPLEMENTED
+            return -XenErrno.ENOSYS
+        return handler(call)
+
+
+def hypercall_name(number: int) -> str:
+    try:
+        return Hypercall(number).name
+    except ValueError:
+        return f"hypercall_{number}"
+
+
+@dataclass
+class HypercallStats:
+    calls: Counter[str] = field(default_factory=Counter)
+    unimplemented: Counter[str] = field(default_factory=Counter)
+
+    def clear(self) -> None:
+        self.calls.clear()
+        self.unimplemented.clear()
+
+
+class Dispatcher:
+    def __init__(self) -> None:
+        self.table: dict[int, Handler] = {}
+        self.stats = HypercallStats()
+
+    def register(self, handlers: Mapping[Hypercall, Handler]) -> None:
+        for number, handler in handlers.items():
+            if number in self.table:
+                raise ValueError(f"two handlers for hypercall {number.name}")
+            self.table[int(number)] = handler
+
+    def dispatch(self, call: Call) -> int:
+        handler = self.table.get(call.number)
+        if handler is None:
+            call.note = NOT_IMPLEMENTED
+            ret = -XenErrno.ENOSYS
+        else:
+            try:
+                ret = handler(call)
+            except HypercallError as error:
+                call.note = error.why
+                ret = -error.errno
+            except Exception:
+                log.exception("hypercall %s%s failed inside the model", call.name, call.args)
+                call.note = "internal error in xgdbvm (logged)"
+                ret = -XenErrno.EIO
+        self.stats.calls[call.name] += 1
+        if call.note == NOT_IMPLEMENTED:
+            key = f"{call.name}.{call.subop}" if call.subop else call.name
+            self.stats.unimplemented[key] += 1
+        return int(ret)
