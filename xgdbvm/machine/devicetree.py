@@ -104,7 +104,14 @@ class DeviceTree:
         prop = node.get_property(name)
         if prop is None:
             return []
-        return [str(s) for s in getattr(prop, "data", [prop.value])]
+        if isinstance(prop, fdt.PropStrings):
+            return [str(s) for s in prop.data]
+        if isinstance(prop, fdt.PropBytes):
+            # The library reads a string property it cannot tell from bytes (an
+            # empty string, say) as raw bytes: split on NULs ourselves.
+            raw = bytes(prop.data)
+            return [part.decode(errors="replace") for part in raw.rstrip(b"\0").split(b"\0")]
+        return []
 
     def _words(self, node: Any, name: str) -> list[int]:
         prop = node.get_property(name)

@@ -17,13 +17,12 @@ Contract:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from enum import IntEnum
 
 import unicorn
 from unicorn import arm_const as a32
 
-from xgdbvm.machine.cpu.base import BootState, HypercallAbi
+from xgdbvm.machine.cpu.base import BootState, Fetch, HypercallAbi
 
 
 class Cp15(IntEnum):
@@ -72,7 +71,8 @@ RESET_CPSR = 0x400001D3
 RESET_SCTLR = 0x00C50078
 SCR_NS, SCR_HCE = 1 << 0, 1 << 8
 
-VECTOR_UNDEF, VECTOR_PABT, VECTOR_DABT, VECTOR_IRQ = 0x04, 0x0C, 0x10, 0x18
+VECTOR_UNDEF, VECTOR_SVC, VECTOR_PABT, VECTOR_DABT, VECTOR_IRQ = 0x04, 0x08, 0x0C, 0x10, 0x18
+IFSR_DEBUG_EVENT = 0x2  # FS = 0b00010: debug event (BKPT)
 
 R_REGS = tuple(getattr(a32, f"UC_ARM_REG_R{i}") for i in range(13)) + (
     a32.UC_ARM_REG_SP,
@@ -130,7 +130,7 @@ class Arm32Cpu:
         self.write_reg(a32.UC_ARM_REG_CPSR, cpsr)
         self.write_reg(a32.UC_ARM_REG_PC, boot.entry & ~1)
 
-    def trap_immediate(self, fetch: Callable[[int, int], bytes]) -> int | None:
+    def trap_immediate(self, fetch: Fetch) -> int | None:
         raw = fetch(self.pc - 4, 4)
         if self.thumb:
             hw1 = int.from_bytes(raw[:2], "little")
@@ -139,7 +139,9 @@ class Arm32Cpu:
                 return None
             return ((hw1 & 0xF) << 12) | (hw2 & 0xFFF)
         word = int.from_bytes(raw, "little")
-        if word & 0x0FF000F0 != 0x01400070:
+        if word & 0x0F000000 == 0x0F000000:  # SVC: imm24
+            return word & 0xFFFFFF
+        if word & 0x0FF000F0 not in (0x01400070, 0x01600070):  # HVC imm16, SMC imm4
             return None
         return ((word >> 4) & 0xFFF0) | (word & 0xF)
 
@@ -163,12 +165,22 @@ class Arm32Cpu:
         base = 0xFFFF0000 if sctlr & SCTLR_V else self.read_cp15(Cp15.VBAR)
         self.write_reg(a32.UC_ARM_REG_PC, base + vector)
 
-    def inject_undef(self) -> None:
-        # Xen's inject_undef32_exception: the link is the trapping instruction's
-        # address plus 4 (ARM) or 2 (Thumb).
-        thumb = self.thumb
-        insn = self.pc - 4
-        self._enter_mode(Mode.UND, VECTOR_UNDEF, insn + (2 if thumb else 4), mask_abort=False)
+    def inject_undef(self, insn_address: int) -> None:
+        # As the ARM ARM (and Xen's inject_undef32_exception): the link is the
+        # instruction's address plus 4 (ARM) or 2 (Thumb).
+        link = insn_address + (2 if self.thumb else 4)
+        self._enter_mode(Mode.UND, VECTOR_UNDEF, link, mask_abort=False)
+
+    def inject_svc(self, imm: int) -> None:
+        del imm  # the handler reads it from the instruction, as on hardware
+        self._enter_mode(Mode.SVC, VECTOR_SVC, self.pc, mask_abort=False)
+
+    def inject_breakpoint(self, insn_address: int, imm: int) -> None:
+        # BKPT is a Prefetch Abort with a debug-event fault status (ARM ARM B1.9.7).
+        del imm
+        self.write_cp15(Cp15.IFSR, IFSR_DEBUG_EVENT)
+        self.write_cp15(Cp15.IFAR, insn_address)
+        self._enter_mode(Mode.ABT, VECTOR_PABT, insn_address + 4, mask_abort=True)
 
     def describe_state(self) -> str:
         cpsr = self.read_reg(a32.UC_ARM_REG_CPSR)

@@ -17,13 +17,12 @@ Contract:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from enum import IntEnum
 
 import unicorn
 from unicorn import arm64_const as a64
 
-from xgdbvm.machine.cpu.base import BootState, HypercallAbi
+from xgdbvm.machine.cpu.base import BootState, Fetch, HypercallAbi
 
 
 class SysReg(IntEnum):
@@ -57,8 +56,10 @@ RESET_PSTATE = PSTATE_DAIF | PSTATE_EL1H  # 0x3C5
 RESET_SCTLR = 0x00C50078
 SCR_NS, SCR_HCE, SCR_RW = 1 << 0, 1 << 8, 1 << 10
 HCR_RW = 1 << 31
-HVC_MASK, HVC_BASE = 0xFFE0001F, 0xD4000002
+# HVC, SMC and SVC share one encoding shape: 0xD4000000 | imm16 << 5 | opc.
+EXC_MASK, HVC_BASE, SMC_BASE, SVC_BASE = 0xFFE0001F, 0xD4000002, 0xD4000003, 0xD4000001
 ESR_EC_SHIFT, ESR_IL = 26, 1 << 25
+EC_UNKNOWN, EC_SVC64, EC_BRK64 = 0x00, 0x15, 0x3C
 
 # Vector offsets from VBAR_EL1 (ARM ARM D1.10.2): current EL with SP_ELx, lower EL AArch64.
 VECTOR_SYNC_CURRENT = 0x200
@@ -117,9 +118,9 @@ class Arm64Cpu:
         self.write_reg(a64.UC_ARM64_REG_X0, boot.dtb)
         self.write_reg(a64.UC_ARM64_REG_PC, boot.entry)
 
-    def trap_immediate(self, fetch: Callable[[int, int], bytes]) -> int | None:
+    def trap_immediate(self, fetch: Fetch) -> int | None:
         word = int.from_bytes(fetch(self.pc - 4, 4), "little")
-        if word & HVC_MASK != HVC_BASE:
+        if word & EXC_MASK not in (HVC_BASE, SMC_BASE, SVC_BASE):
             return None
         return (word >> 5) & 0xFFFF
 
@@ -140,11 +141,20 @@ class Arm64Cpu:
         vbar = self.read_sysreg(SysReg.VBAR_EL1)
         self.write_reg(a64.UC_ARM64_REG_PC, vbar + (vector_lower if from_el0 else vector_current))
 
-    def inject_undef(self) -> None:
+    def _sync_exception(self, ec: int, iss: int, return_address: int) -> None:
+        self.write_sysreg(SysReg.ESR_EL1, (ec << ESR_EC_SHIFT) | ESR_IL | iss)
+        self._enter_el1(VECTOR_SYNC_CURRENT, VECTOR_SYNC_LOWER, return_address)
+
+    def inject_undef(self, insn_address: int) -> None:
         # EC 0 (unknown reason) with IL set, as Xen's inject_undef64_exception does;
         # the preferred return address is the faulting instruction itself.
-        self.write_sysreg(SysReg.ESR_EL1, ESR_IL)
-        self._enter_el1(VECTOR_SYNC_CURRENT, VECTOR_SYNC_LOWER, self.pc - 4)
+        self._sync_exception(EC_UNKNOWN, 0, insn_address)
+
+    def inject_svc(self, imm: int) -> None:
+        self._sync_exception(EC_SVC64, imm & 0xFFFF, self.pc)
+
+    def inject_breakpoint(self, insn_address: int, imm: int) -> None:
+        self._sync_exception(EC_BRK64, imm & 0xFFFF, insn_address)
 
     def describe_state(self) -> str:
         pstate = self.read_reg(a64.UC_ARM64_REG_PSTATE)

@@ -8,10 +8,40 @@ entered by hand) lives in one class per arch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Protocol
 
 import unicorn
+
+
+class Excp(IntEnum):
+    """QEMU's exception numbers, as Unicorn passes them to UC_HOOK_INTR.
+
+    With an interrupt hook installed Unicorn delivers none of these to the
+    guest itself: every synchronous exception arrives here and the machine
+    must enter the guest's vector by hand (or the instruction re-executes).
+    """
+
+    UDEF = 1
+    SWI = 2
+    PREFETCH_ABORT = 3
+    DATA_ABORT = 4
+    IRQ = 5
+    FIQ = 6
+    BKPT = 7
+    EXCEPTION_EXIT = 8
+    KERNEL_TRAP = 9
+    HVC = 11
+    HYP_TRAP = 12
+    SMC = 13
+    VIRQ = 14
+    VFIQ = 15
+    SEMIHOST = 16
+
+
+Fetch = Callable[[int, int], bytes]
 
 
 @dataclass(frozen=True)
@@ -54,12 +84,20 @@ class Cpu(Protocol):
 
     def write_reg(self, reg: int, value: int) -> None: ...
 
-    def trap_immediate(self) -> int | None:
-        """The immediate of the HVC that just trapped (PC is past it), or None."""
+    def trap_immediate(self, fetch: Fetch) -> int | None:
+        """The immediate of the HVC/SMC/SVC that just trapped (PC is past it), or None."""
         ...
 
-    def inject_undef(self) -> None:
-        """Enter the guest's Undefined Instruction vector for the instruction before PC."""
+    def inject_undef(self, insn_address: int) -> None:
+        """Enter the guest's Undefined Instruction vector for the instruction at an address."""
+        ...
+
+    def inject_svc(self, imm: int) -> None:
+        """Enter the guest's supervisor-call vector for the SVC that just trapped."""
+        ...
+
+    def inject_breakpoint(self, insn_address: int, imm: int) -> None:
+        """Enter the guest's vector for a BRK/BKPT instruction it executed."""
         ...
 
     def interrupts_masked(self) -> bool: ...

@@ -29,6 +29,11 @@ class DomainState:
     shutdown_via: str = ""
     shutdown_code: ShutdownReason | None = None
 
+    def reset(self) -> None:
+        self.shutdown = None
+        self.shutdown_via = ""
+        self.shutdown_code = None
+
     def request_shutdown(self, reason: ShutdownReason, via: str) -> None:
         if self.shutdown is None:
             self.shutdown = reason

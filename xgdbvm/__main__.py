@@ -1,0 +1,4 @@
+from xgdbvm.cli import main
+import sys
+
+sys.exit(main())

@@ -1,0 +1,309 @@
+"""The machine: one vCPU, its memory and devices, the emulated Xen, and the run loop.
+
+Free-running guest code has no Python hook per instruction or per block:
+hypercalls and other synchronous exceptions arrive through UC_HOOK_INTR,
+devices through mmio_map, and the instruction count through a C block hook.
+``run`` executes until something needs the caller (shutdown, a budget, a
+host stop request, an idle guest or a fatal fault) and returns why, typed.
+
+Threading: ``run`` is meant for a worker thread; ``request_stop`` is the only
+method safe to call from another thread while it runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import unicorn
+
+from xgdbvm.machine.board import Board, Layout, MachineConfig
+from xgdbvm.machine.cpu.arm32 import Arm32Cpu
+from xgdbvm.machine.cpu.arm64 import Arm64Cpu
+from xgdbvm.machine.cpu.base import BootState, Cpu, Excp
+from xgdbvm.machine.events import (
+    ConsoleOutput,
+    ConsoleSource,
+    ExceptionInjected,
+    HypercallEnter,
+    HypercallExit,
+    Lifecycle,
+    MachineEvent,
+    Observers,
+    SmcccCall,
+)
+from xgdbvm.machine.memory import GuestMemoryFault, PhysicalMemory
+from xgdbvm.machine.stop import (
+    BudgetExhausted,
+    HostInterrupt,
+    Idle,
+    MachineFault,
+    Shutdown,
+    StopReason,
+)
+from xgdbvm.machine.ucnative import InstructionClock
+from xgdbvm.machine.xen.abi import XEN_HYPERCALL_TAG
+from xgdbvm.machine.xen.errno import errno_name
+from xgdbvm.machine.xen.guest import FaultingGuestAccess
+from xgdbvm.machine.xen.hypercall import hypercall_name
+from xgdbvm.machine.xen.hypervisor import Hypervisor
+
+log = logging.getLogger("xgdbvm.machine")
+
+ARCHES: dict[str, Callable[[], Cpu]] = {"arm64": Arm64Cpu, "arm32": Arm32Cpu}
+# emu_start's "until": an address no instruction can start at (odd, top of the space).
+NEVER = {"arm64": 0xFFFF_FFFF_FFFF_FFFF, "arm32": 0xFFFF_FFFF}
+SMCCC_IMMEDIATE = 0
+UART_LINE_MAX = 256
+
+
+class ConsoleBuffer:
+    """Collects UART bytes into lines so observers see text, not one event per byte."""
+
+    def __init__(self, emit: Callable[[bytes], None]) -> None:
+        self._emit = emit
+        self._pending = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self._pending += data
+        if b"\n" in data or len(self._pending) >= UART_LINE_MAX:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            data = bytes(self._pending)
+            self._pending.clear()
+            self._emit(data)
+
+
+class Machine:
+    def __init__(self, config: MachineConfig) -> None:
+        if config.arch not in ARCHES:
+            raise ValueError(f"unknown arch {config.arch!r}")
+        self.config = config
+        self.observers = Observers()
+        self.cpu = ARCHES[config.arch]()
+        self.uc = self.cpu.uc
+        self.memory = PhysicalMemory(self.uc)
+        self._uart_console = ConsoleBuffer(lambda data: self._console(ConsoleSource.UART, data))
+        self.board = Board(config, self.cpu, self.memory, self._uart_console)
+        self.guest = FaultingGuestAccess(self.read_virtual, self.write_virtual)
+        self.hypervisor = Hypervisor(
+            config.domain,
+            config.arch,
+            self.board.layout.hypervisor.version,
+            self.guest,
+            lambda line: self._console(ConsoleSource.XEN, line),
+        )
+        self.clock = InstructionClock(self.uc)
+        self._never = NEVER[config.arch]
+        self._stop: StopReason | None = None
+        self._host_stop = threading.Event()
+        self._unmapped: tuple[str, int, int] | None = None
+        self._traps: dict[int, Callable[[], None]] = {
+            Excp.HVC: self._on_hvc,
+            Excp.SMC: self._on_smc,
+            Excp.SWI: self._on_svc,
+            Excp.UDEF: self._on_udef,
+            Excp.BKPT: self._on_bkpt,
+        }
+        self.uc.hook_add(unicorn.UC_HOOK_INTR, self._on_interrupt)
+        self.uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED, self._on_unmapped)
+        self.boot_state: BootState = self.board.load()
+        self.cpu.reset(self.boot_state)
+        self._emit(Lifecycle(kind="boot", detail=f"{config.arch} {self.board.layout.image.path}"))
+
+    # -- public -----------------------------------------------------------------
+
+    @property
+    def layout(self) -> Layout:
+        return self.board.layout
+
+    def reset(self) -> None:
+        """Reboot the guest from its image: memory, devices, vCPU and Xen state."""
+        self.hypervisor.reset()
+        self.clock.reset()
+        self._stop = None
+        self.boot_state = self.board.load()
+        self.cpu.reset(self.boot_state)
+        self._emit(Lifecycle(kind="reset"))
+
+    def request_stop(self) -> None:
+        """Ask a running (or the next) ``run`` to return HostInterrupt. Thread-safe."""
+        self._host_stop.set()
+        self.uc.emu_stop()
+
+    def run(self, max_instructions: int | None = None) -> StopReason:
+        deadline = None if max_instructions is None else self.clock.instructions + max_instructions
+        self._stop = None
+        while True:
+            if self._host_stop.is_set():
+                self._host_stop.clear()
+                return self._finish(HostInterrupt())
+            self.clock.set_deadline(deadline)
+            try:
+                self.uc.emu_start(self.cpu.resume_address(), self._never)
+            except unicorn.UcError as error:
+                return self._finish(self._emulation_error(error))
+            if self._stop is not None:
+                return self._finish(self._stop)
+            if self.clock.deadline_hit:
+                return self._finish(BudgetExhausted(self.clock.instructions))
+            if self._host_stop.is_set():
+                continue
+            # emu_start returned on its own: the guest executed WFI. Nothing in this
+            # machine can raise an interrupt yet, so an idle guest never wakes.
+            return self._finish(Idle(self.cpu.pc))
+
+    # -- guest memory as the vCPU sees it ----------------------------------------
+
+    def read_virtual(self, va: int, size: int) -> bytes:
+        return self.memory.read(va, size)
+
+    def write_virtual(self, va: int, data: bytes) -> None:
+        self.memory.write(va, data)
+
+    # -- internals ------------------------------------------------------------------
+
+    def _finish(self, reason: StopReason) -> StopReason:
+        self._uart_console.flush()
+        if isinstance(reason, Shutdown):
+            self._emit(Lifecycle(kind="shutdown", detail=reason.reason.name))
+        return reason
+
+    def _emit(self, event: MachineEvent) -> None:
+        if self.observers:
+            self.observers.emit(event)
+
+    def _console(self, source: ConsoleSource, data: bytes) -> None:
+        self._emit(
+            ConsoleOutput(source=source, data=data, pc=self.cpu.pc, icount=self.clock.instructions)
+        )
+
+    def _on_interrupt(self, uc: unicorn.Uc, intno: int, user_data: object) -> None:
+        handler = self._traps.get(intno)
+        if handler is None:
+            self._fatal(f"unhandled CPU exception {intno} at {self.cpu.describe_state()}")
+            return
+        handler()
+
+    def _fatal(self, message: str) -> None:
+        self._stop = MachineFault(message)
+        self.uc.emu_stop()
+
+    def _fetch(self, va: int, size: int) -> bytes:
+        try:
+            return self.read_virtual(va, size)
+        except GuestMemoryFault:
+            return bytes(size)
+
+    def _on_hvc(self) -> None:
+        imm = self.cpu.trap_immediate(self._fetch)
+        if imm == XEN_HYPERCALL_TAG:
+            self._hypercall()
+        elif imm == SMCCC_IMMEDIATE:
+            self._smccc("hvc")
+        else:
+            self._inject_undef(self.cpu.pc - 4, f"hvc #{imm:#x}" if imm is not None else "hvc")
+
+    def _on_smc(self) -> None:
+        # Xen traps SMC (HCR.TSC) and serves it as an SMCCC call like HVC #0.
+        if self.cpu.trap_immediate(self._fetch) == SMCCC_IMMEDIATE:
+            self._smccc("smc")
+        else:
+            self._inject_undef(self.cpu.pc - 4, "smc with a non-zero immediate")
+
+    def _on_svc(self) -> None:
+        imm = self.cpu.trap_immediate(self._fetch) or 0
+        self.cpu.inject_svc(imm)
+
+    def _on_udef(self) -> None:
+        self._inject_undef(self.cpu.pc, "undefined instruction")
+
+    def _on_bkpt(self) -> None:
+        pc = self.cpu.pc
+        self.cpu.inject_breakpoint(pc, 0)
+        self._emit(ExceptionInjected(kind="breakpoint", detail=f"at {pc:#x}", pc=pc))
+
+    def _inject_undef(self, address: int, why: str) -> None:
+        self.cpu.inject_undef(address)
+        self._emit(
+            ExceptionInjected(
+                kind="undef", detail=why, pc=address, icount=self.clock.instructions
+            )
+        )
+
+    def _hypercall(self) -> None:
+        abi = self.cpu.hypercall_abi
+        cpu = self.cpu
+        number = cpu.read_reg(abi.number)
+        args = tuple(cpu.read_reg(reg) for reg in abi.args)
+        pc = cpu.pc - 4
+        icount = self.clock.instructions
+        if self.observers:
+            self._emit(
+                HypercallEnter(
+                    number=number, name=hypercall_name(number), args=args, pc=pc, icount=icount
+                )
+            )
+        call, ret = self.hypervisor.hypercall(number, args)
+        cpu.write_reg(abi.result, ret)
+        if self.observers:
+            self._emit(
+                HypercallExit(
+                    number=number,
+                    name=call.name,
+                    subop=call.subop,
+                    ret=ret,
+                    errno=errno_name(ret),
+                    note=call.note,
+                    pc=pc,
+                    icount=icount,
+                )
+            )
+        self._check_shutdown()
+
+    def _smccc(self, via: str) -> None:
+        abi = self.cpu.smccc_abi
+        args = tuple(self.cpu.read_reg(reg) for reg in abi.args)
+        result = self.hypervisor.smccc_call(args)
+        for reg, value in zip(abi.args, result.values, strict=False):
+            self.cpu.write_reg(reg, value)
+        self._emit(
+            SmcccCall(
+                function_id=args[0] & 0xFFFF_FFFF,
+                name=result.name,
+                args=args[1:4],
+                ret=result.values[0],
+                pc=self.cpu.pc - 4,
+                icount=self.clock.instructions,
+            )
+        )
+        self._check_shutdown()
+
+    def _check_shutdown(self) -> None:
+        state = self.hypervisor.state
+        if state.shutdown is not None:
+            self._stop = Shutdown(state.shutdown, state.shutdown_via)
+            self.uc.emu_stop()
+
+    def _on_unmapped(
+        self, uc: unicorn.Uc, access: int, address: int, size: int, value: int, data: object
+    ) -> bool:
+        kind = "fetch" if access == unicorn.UC_MEM_FETCH_UNMAPPED else (
+            "write" if access == unicorn.UC_MEM_WRITE_UNMAPPED else "read"
+        )
+        self._unmapped = (kind, address, size)
+        return False
+
+    def _emulation_error(self, error: unicorn.UcError) -> StopReason:
+        if self._unmapped is not None:
+            kind, address, size = self._unmapped
+            self._unmapped = None
+            return MachineFault(
+                f"guest {kind} of {size} bytes at unmapped address {address:#x} "
+                f"({self.cpu.describe_state()})"
+            )
+        return MachineFault(f"emulation error: {error} ({self.cpu.describe_state()})")
+
