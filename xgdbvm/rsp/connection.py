@@ -1,0 +1,318 @@
+"""One GDB remote session, sans-IO: bytes in -> events, replies -> bytes out.
+
+Contract:
+
+* :meth:`RspConnection.receive_data` takes whatever the socket produced and
+  returns the events the owner must act on. Acknowledgements, retransmission
+  and the purely protocol-level packets (``QStartNoAckMode``, ``qSupported``,
+  ``QEnableErrorStrings``, ``QThreadSuffixSupported``,
+  ``QListThreadsInStopReply``, ``vMustReplyEmpty``, malformed and unknown
+  packets) are answered here and never reach the owner.
+* Every :class:`CommandReceived` needs exactly one :meth:`RspConnection.send`,
+  except ``k`` (no reply) and resumes (the stop reply, sent when the target
+  stops). ``O`` console packets may be sent at any time before it.
+* In ack mode we hold each packet until the peer's ``+`` before sending the
+  next, and resend it on ``-``: a NAKed ``O`` packet must not be overtaken by
+  the stop reply behind it. A new packet from the peer also counts as an ack,
+  so a client that never acks cannot wedge the session.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from . import commands as cmd
+from . import framing as fr
+from . import replies
+from .constants import ErrorCode
+from .parse import DEFAULT_LIMITS, ParseLimits, parse_command
+from .session import Capabilities, Session
+
+# --- events -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CommandReceived:
+    """A command the owner must answer (see the module contract)."""
+
+    command: cmd.Command
+
+
+@dataclass(frozen=True, slots=True)
+class InterruptRequested:
+    """The peer sent Ctrl-C (0x03): stop the target and send a stop reply."""
+
+
+class ProtocolErrorKind(StrEnum):
+    CHECKSUM_MISMATCH = "checksum mismatch"
+    PACKET_TOO_LARGE = "packet too large"
+    MALFORMED_FRAME = "malformed frame"
+    ABANDONED_FRAME = "abandoned frame"
+    MALFORMED_COMMAND = "malformed command"
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolError:
+    """Something the peer got wrong. Already answered; worth a log line."""
+
+    kind: ProtocolErrorKind
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class UnsupportedPacket:
+    """A packet we do not implement; already answered with the empty reply."""
+
+    payload: bytes
+
+
+Event = CommandReceived | InterruptRequested | ProtocolError | UnsupportedPacket
+
+
+class RspConnection:
+    """Server side of a GDB remote connection; one per client, :meth:`reset` on reconnect."""
+
+    def __init__(
+        self,
+        capabilities: Capabilities | None = None,
+        *,
+        limits: ParseLimits = DEFAULT_LIMITS,
+        rle: bool = False,
+    ) -> None:
+        self.capabilities = capabilities or Capabilities()
+        self.limits = limits
+        self.rle = rle
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything about the peer: a new client starts in ack mode."""
+        self.session = Session(self.capabilities)
+        self._decoder = fr.FrameDecoder(self.capabilities.packet_size)
+        self._out = bytearray()
+        self._unacked: deque[bytes] = deque()
+        self._awaiting: cmd.Command | None = None
+
+    # --- input --------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> list[Event]:
+        events: list[Event] = []
+        for frame_event in self._decoder.feed(data):
+            handler = _FRAME_HANDLERS[type(frame_event)]
+            handler(self, frame_event, events)
+        return events
+
+    def _on_packet(self, event: fr.FrameEvent, events: list[Event]) -> None:
+        assert isinstance(event, fr.PacketReceived)
+        if self.session.ack_mode:
+            self._out += b"+"
+        self._implicit_ack()
+        command = parse_command(event.payload, self.limits)
+        handler = _SESSION_HANDLERS.get(type(command))
+        if handler is not None:
+            handler(self, command, events)
+        else:
+            self._awaiting = command
+            events.append(CommandReceived(command))
+
+    def _on_ack(self, event: fr.FrameEvent, events: list[Event]) -> None:
+        self._implicit_ack()
+
+    def _on_nack(self, event: fr.FrameEvent, events: list[Event]) -> None:
+        # With nothing outstanding a '-' is line noise: resending an old reply
+        # would be read as the answer to the peer's next packet.
+        if self._unacked:
+            self._out += self._unacked[0]
+
+    def _on_interrupt(self, event: fr.FrameEvent, events: list[Event]) -> None:
+        events.append(InterruptRequested())
+
+    def _on_checksum(self, event: fr.FrameEvent, events: list[Event]) -> None:
+        assert isinstance(event, fr.ChecksumMismatch)
+        detail = f"expected {event.expected:02x}, got {event.received:02x}"
+        self._reject_damaged(ProtocolErrorKind.CHECKSUM_MISMATCH, detail, events)
+
+    def _on_malformed(self, event: fr.FrameEvent, events: list[Event]) -> None:
+        assert isinstance(event, fr.MalformedPacket)
+        if event.resend:
+            self._reject_damaged(ProtocolErrorKind.MALFORMED_FRAME, event.reason, events)
+        else:
+            self._reject_intact(ProtocolErrorKind.MALFORMED_FRAME, event.reason, events)
+
+    def _on_too_large(self, event: fr.FrameEvent, events: list[Event]) -> None:
+        assert isinstance(event, fr.PacketTooLarge)
+        detail = f"{event.size} bytes, limit {event.limit}"
+        self._reject_intact(ProtocolErrorKind.PACKET_TOO_LARGE, detail, events, ErrorCode.E2BIG)
+
+    def _on_abandoned(self, event: fr.FrameEvent, events: list[Event]) -> None:
+        assert isinstance(event, fr.PacketAbandoned)
+        events.append(ProtocolError(ProtocolErrorKind.ABANDONED_FRAME, event.reason))
+
+    def _reject_damaged(self, kind: ProtocolErrorKind, detail: str, events: list[Event]) -> None:
+        """A frame that may have been corrupted in transit: ask for it again.
+
+        Without acks the peer will not resend, and it is waiting for a reply:
+        an error is better than acting on corrupted data or leaving it hanging.
+        """
+        if self.session.ack_mode:
+            self._out += b"-"
+        else:
+            self._queue_reply(self._error(ErrorCode.EIO, detail))
+        events.append(ProtocolError(kind, detail))
+
+    def _reject_intact(
+        self,
+        kind: ProtocolErrorKind,
+        detail: str,
+        events: list[Event],
+        code: ErrorCode = ErrorCode.EINVAL,
+    ) -> None:
+        """A frame that arrived whole but is unusable; resending would not help.
+
+        It is acknowledged (GDB would otherwise resend it forever) and answered
+        with an error so the peer gets its one reply.
+        """
+        if self.session.ack_mode:
+            self._out += b"+"
+        self._implicit_ack()
+        self._queue_reply(self._error(code, detail))
+        events.append(ProtocolError(kind, detail))
+
+    # --- protocol-level packets answered here -------------------------------
+
+    def _answer_feature(self, offered: bool, enable: Callable[[], None]) -> None:
+        if offered:
+            self._queue_reply(replies.ok())
+            enable()
+        else:
+            self._queue_reply(replies.empty())
+
+    def _h_no_ack(self, command: cmd.Command, events: list[Event]) -> None:
+        self._answer_feature(self.capabilities.no_ack_mode, self._enter_no_ack)
+
+    def _enter_no_ack(self) -> None:
+        # The OK itself travels in ack mode (the peer acks it, as the protocol
+        # requires); only later packets go unacknowledged. Anything queued
+        # behind it is sent now since nothing will wait for acks any more.
+        self.session.ack_mode = False
+        pending = list(self._unacked)
+        for frame in pending[1:]:
+            self._out += frame
+        self._unacked = deque(pending[-1:])
+
+    def _h_error_strings(self, command: cmd.Command, events: list[Event]) -> None:
+        self._answer_feature(self.capabilities.error_strings, self._enable_error_strings)
+
+    def _enable_error_strings(self) -> None:
+        self.session.error_strings = True
+
+    def _h_thread_suffix(self, command: cmd.Command, events: list[Event]) -> None:
+        self._answer_feature(self.capabilities.thread_suffix, self._enable_thread_suffix)
+
+    def _enable_thread_suffix(self) -> None:
+        self.session.thread_suffix = True
+
+    def _h_list_threads(self, command: cmd.Command, events: list[Event]) -> None:
+        self._answer_feature(
+            self.capabilities.list_threads_in_stop_reply, self._enable_threads_in_stop_reply
+        )
+
+    def _enable_threads_in_stop_reply(self) -> None:
+        self.session.threads_in_stop_reply = True
+
+    def _h_supported(self, command: cmd.Command, events: list[Event]) -> None:
+        assert isinstance(command, cmd.QuerySupported)
+        self.session.client = command
+        self._queue_reply(replies.supported(self.capabilities))
+
+    def _h_must_reply_empty(self, command: cmd.Command, events: list[Event]) -> None:
+        self._queue_reply(replies.empty())
+
+    def _h_malformed(self, command: cmd.Command, events: list[Event]) -> None:
+        assert isinstance(command, cmd.Malformed)
+        self._queue_reply(self._error(ErrorCode.EINVAL, command.reason))
+        detail = f"{command.packet}: {command.reason}"
+        events.append(ProtocolError(ProtocolErrorKind.MALFORMED_COMMAND, detail))
+
+    def _h_unknown(self, command: cmd.Command, events: list[Event]) -> None:
+        assert isinstance(command, cmd.Unknown)
+        self._queue_reply(replies.empty())
+        events.append(UnsupportedPacket(command.payload))
+
+    # --- output -------------------------------------------------------------
+
+    def send(self, payload: bytes) -> None:
+        """Queue a reply (or an ``O`` packet) for the peer."""
+        is_console = payload.startswith(b"O") and payload != b"OK"
+        if not is_console:
+            awaiting, self._awaiting = self._awaiting, None
+            if isinstance(awaiting, cmd.SetThread) and payload == b"OK":
+                self.session.select_thread(awaiting.op, awaiting.thread)
+        self._queue_reply(payload)
+
+    def send_error(self, code: int, message: str | None = None) -> None:
+        """Queue an ``E`` reply, with text when the client asked for error strings."""
+        self.send(self._error(code, message))
+
+    def data_to_send(self) -> bytes:
+        """Drain the bytes queued for the peer."""
+        data = bytes(self._out)
+        self._out.clear()
+        return data
+
+    @property
+    def awaiting_ack(self) -> bool:
+        """True while a packet waits for the peer's ``+``."""
+        return bool(self._unacked)
+
+    def _error(self, code: int, message: str | None) -> bytes:
+        return replies.error(code, message, fmt=self.session.reply_format)
+
+    def _queue_reply(self, payload: bytes) -> None:
+        frame = fr.encode_packet(payload, rle=self.rle)
+        if not self.session.ack_mode:
+            self._unacked.clear()
+            self._out += frame
+            return
+        self._unacked.append(frame)
+        if len(self._unacked) == 1:
+            self._out += frame
+
+    def _implicit_ack(self) -> None:
+        """Retire the packet in flight and put the next one on the wire.
+
+        Called for ``+`` and also for any new packet: a peer that sends a new
+        command has taken our last packet, whether it acked it or not.
+        """
+        if self._unacked:
+            self._unacked.popleft()
+            if self._unacked:
+                self._out += self._unacked[0]
+
+
+_FrameHandler = Callable[[RspConnection, fr.FrameEvent, list[Event]], None]
+_CommandHandler = Callable[[RspConnection, cmd.Command, list[Event]], None]
+
+_FRAME_HANDLERS: dict[type, _FrameHandler] = {
+    fr.PacketReceived: RspConnection._on_packet,
+    fr.AckReceived: RspConnection._on_ack,
+    fr.NackReceived: RspConnection._on_nack,
+    fr.InterruptReceived: RspConnection._on_interrupt,
+    fr.ChecksumMismatch: RspConnection._on_checksum,
+    fr.MalformedPacket: RspConnection._on_malformed,
+    fr.PacketTooLarge: RspConnection._on_too_large,
+    fr.PacketAbandoned: RspConnection._on_abandoned,
+}
+
+_SESSION_HANDLERS: dict[type, _CommandHandler] = {
+    cmd.StartNoAckMode: RspConnection._h_no_ack,
+    cmd.EnableErrorStrings: RspConnection._h_error_strings,
+    cmd.ThreadSuffixSupported: RspConnection._h_thread_suffix,
+    cmd.ListThreadsInStopReply: RspConnection._h_list_threads,
+    cmd.QuerySupported: RspConnection._h_supported,
+    cmd.MustReplyEmpty: RspConnection._h_must_reply_empty,
+    cmd.Malformed: RspConnection._h_malformed,
+    cmd.Unknown: RspConnection._h_unknown,
+}
