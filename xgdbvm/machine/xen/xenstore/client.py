@@ -22,9 +22,7 @@ class XsClient:
         self.events: list[Message] = []
         self._req_id = 0
 
-    def call(
-        self, kind: int, *parts: bytes | str, tx: int = 0, raw_tail: bytes = b""
-    ) -> bytes:
+    def call(self, kind: int, *parts: bytes | str, tx: int = 0, raw_tail: bytes = b"") -> bytes:
         """Send one request and return the reply payload; errors raise XenStoreError."""
         self._req_id = (self._req_id + 1) & 0xFFFF_FFFF
         msg = request(kind, *parts, req_id=self._req_id, tx_id=tx, raw_tail=raw_tail)

@@ -97,4 +97,3 @@ def do_reset_watches(req: Request) -> bytes:
     req.conn.watches.clear()
     req.conn.transactions.clear()
     return OK
-
