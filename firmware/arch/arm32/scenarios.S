@@ -1,0 +1,53 @@
+/*
+ * arm32 helpers for the test scenarios that need exact instructions.
+ */
+    .syntax unified
+    .arm
+
+/*
+ * void hotloop_countdown(unsigned long n)
+ * Exactly 2 instructions per iteration (subs + bne), n iterations (n = 0
+ * does nothing).  Total: 2n + 3 instructions including the cmp/beq and the
+ * return, excluding the call.
+ */
+    .section .text.hotloop_countdown, "ax", %progbits
+    .globl hotloop_countdown
+    .type hotloop_countdown, %function
+    .balign 16
+hotloop_countdown:
+    cmp     r0, #0
+    beq     2f
+    .globl hotloop_iter
+hotloop_iter:
+1:  subs    r0, r0, #1
+    bne     1b
+2:  bx      lr
+    .size hotloop_countdown, . - hotloop_countdown
+
+/*
+ * void hvc_undef_probe(void)
+ * "hvc #0x1" is not a Xen hypercall: Xen injects an undefined-instruction
+ * exception (vector +0x04).  The handler resumes at the instruction after
+ * the hvc; the nop keeps that instruction from being an hvc so the
+ * handler can tell the possible LR conventions apart.
+ */
+    .section .text.hvc_undef_probe, "ax", %progbits
+    .globl hvc_undef_probe, hvc_undef_insn
+    .type hvc_undef_probe, %function
+    .balign 4
+hvc_undef_probe:
+hvc_undef_insn:
+    hvc     #0x1
+    nop
+    bx      lr
+    .size hvc_undef_probe, . - hvc_undef_probe
+
+/* void arch_halt(void): wait for interrupts forever (they stay masked). */
+    .section .text.arch_halt, "ax", %progbits
+    .globl arch_halt
+    .type arch_halt, %function
+    .balign 4
+arch_halt:
+1:  wfi
+    b       1b
+    .size arch_halt, . - arch_halt
