@@ -105,7 +105,9 @@ def summary(machine: Machine, reason: StopReason, wall: float) -> str:
     calls = machine.hypervisor.dispatcher.stats.calls
     counted = " ".join(f"{name}={n}" for name, n in sorted(calls.items())) or "none"
     unimpl = machine.hypervisor.dispatcher.stats.unimplemented
-    missing = f"; ENOSYS: {' '.join(f'{k}={n}' for k, n in sorted(unimpl.items()))}" if unimpl else ""
+    missing = (
+        f"; ENOSYS: {' '.join(f'{k}={n}' for k, n in sorted(unimpl.items()))}" if unimpl else ""
+    )
     return (
         f"xgdbvm: {describe_stop(reason)}; {machine.clock.instructions} instructions, "
         f"{wall:.3f} s; hypercalls: {counted}{missing}"
@@ -137,8 +139,11 @@ def command_run(args: argparse.Namespace) -> int:
     outcome: list[StopReason] = []
 
     def worker() -> None:
+        # --max-instructions bounds the whole run, across guest reboots.
+        spent = 0
         while True:
-            reason = machine.run(args.max_instructions)
+            budget = None if args.max_instructions is None else args.max_instructions - spent
+            reason = machine.run(budget)
             restart = (
                 isinstance(reason, Shutdown)
                 and reason.reason is ShutdownReason.reboot
@@ -147,6 +152,7 @@ def command_run(args: argparse.Namespace) -> int:
             if not restart:
                 outcome.append(reason)
                 return
+            spent += machine.clock.instructions
             machine.reset()
 
     # The machine runs in a worker so that Ctrl-C reaches Python while Unicorn executes.

@@ -145,7 +145,7 @@ class DeviceTree:
         return None
 
     def memory_banks(self) -> list[MemoryBank]:
-        banks = []
+        banks: list[MemoryBank] = []
         for _, node in self._nodes():
             if self._strings(node, "device_type") == ["memory"]:
                 banks.extend(MemoryBank(b, s) for b, s in self._regs(node))
@@ -159,7 +159,7 @@ class DeviceTree:
         versions = [m for c in compatibles if (m := re.fullmatch(r"xen,xen-(\d+)\.(\d+)", c))]
         if "xen,xen" not in compatibles or not versions:
             raise ConfigError(
-                f"{self.origin}: /hypervisor must be compatible with \"xen,xen-X.Y\" and \"xen,xen\""
+                f'{self.origin}: /hypervisor must be compatible with "xen,xen-X.Y" and "xen,xen"'
             )
         regs = self._regs(node)
         intids = self._intids(node)

@@ -137,7 +137,9 @@ def _parse_elf(path: str, data: bytes, arch: str) -> GuestImage:
     return GuestImage(path, "elf", tuple(segments), e_entry, symbols)
 
 
-def _elf_symbols(data: bytes, is64: bool, shoff: int, shentsize: int, shnum: int) -> tuple[Symbol, ...]:
+def _elf_symbols(
+    data: bytes, is64: bool, shoff: int, shentsize: int, shnum: int
+) -> tuple[Symbol, ...]:
     shfmt = "<IIQQQQIIQQ" if is64 else "<IIIIIIIIII"
     sections = [_unpack(shfmt, data, shoff + i * shentsize) for i in range(shnum)] if shoff else []
     symbols: list[Symbol] = []

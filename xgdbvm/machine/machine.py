@@ -229,9 +229,7 @@ class Machine:
     def _inject_undef(self, address: int, why: str) -> None:
         self.cpu.inject_undef(address)
         self._emit(
-            ExceptionInjected(
-                kind="undef", detail=why, pc=address, icount=self.clock.instructions
-            )
+            ExceptionInjected(kind="undef", detail=why, pc=address, icount=self.clock.instructions)
         )
 
     def _hypercall(self) -> None:
@@ -291,8 +289,10 @@ class Machine:
     def _on_unmapped(
         self, uc: unicorn.Uc, access: int, address: int, size: int, value: int, data: object
     ) -> bool:
-        kind = "fetch" if access == unicorn.UC_MEM_FETCH_UNMAPPED else (
-            "write" if access == unicorn.UC_MEM_WRITE_UNMAPPED else "read"
+        kind = (
+            "fetch"
+            if access == unicorn.UC_MEM_FETCH_UNMAPPED
+            else ("write" if access == unicorn.UC_MEM_WRITE_UNMAPPED else "read")
         )
         self._unmapped = (kind, address, size)
         return False
@@ -306,4 +306,3 @@ class Machine:
                 f"({self.cpu.describe_state()})"
             )
         return MachineFault(f"emulation error: {error} ({self.cpu.describe_state()})")
-

@@ -58,6 +58,12 @@ class MachineFault:
 
 
 StopReason = (
-    Shutdown | BudgetExhausted | HostInterrupt | Breakpoint | Watchpoint | SingleStep | Idle
+    Shutdown
+    | BudgetExhausted
+    | HostInterrupt
+    | Breakpoint
+    | Watchpoint
+    | SingleStep
+    | Idle
     | MachineFault
 )

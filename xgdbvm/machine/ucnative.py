@@ -10,20 +10,29 @@ layout, which the pinned version guarantees.
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 from typing import Any
 
 import unicorn
 from unicorn import unicorn_py3
 
-from xgdbvm.machine import _tick
-
 _uclib: Any = unicorn_py3.unicorn.uclib
-_ticklib = ctypes.CDLL(_tick.__file__)
+
+
+def _load_tick() -> ctypes.CDLL:
+    # The hook is built by pip as the extension module xgdbvm.machine._tick.
+    spec = importlib.util.find_spec("xgdbvm.machine._tick")
+    if spec is None or spec.origin is None:
+        raise ImportError("xgdbvm.machine._tick is not built: run ./scripts/bootstrap")
+    return ctypes.CDLL(spec.origin)
+
+
+_ticklib = _load_tick()
 
 
 def engine_handle(uc: unicorn.Uc) -> Any:
     """The ``uc_engine *`` behind a binding object."""
-    return uc._uch  # noqa: SLF001 - documented dependency on the pinned binding
+    return uc._uch
 
 
 class _TickState(ctypes.Structure):

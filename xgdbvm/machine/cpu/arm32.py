@@ -74,7 +74,8 @@ SCR_NS, SCR_HCE = 1 << 0, 1 << 8
 VECTOR_UNDEF, VECTOR_SVC, VECTOR_PABT, VECTOR_DABT, VECTOR_IRQ = 0x04, 0x08, 0x0C, 0x10, 0x18
 IFSR_DEBUG_EVENT = 0x2  # FS = 0b00010: debug event (BKPT)
 
-R_REGS = tuple(getattr(a32, f"UC_ARM_REG_R{i}") for i in range(13)) + (
+R_REGS: tuple[int, ...] = (
+    *(getattr(a32, f"UC_ARM_REG_R{i}") for i in range(13)),
     a32.UC_ARM_REG_SP,
     a32.UC_ARM_REG_LR,
     a32.UC_ARM_REG_PC,
@@ -84,7 +85,9 @@ R_REGS = tuple(getattr(a32, f"UC_ARM_REG_R{i}") for i in range(13)) + (
 class Arm32Cpu:
     arch_name = "arm32"
     word_bytes = 4
-    hypercall_abi = HypercallAbi(number=a32.UC_ARM_REG_R12, args=R_REGS[:5], result=a32.UC_ARM_REG_R0)
+    hypercall_abi = HypercallAbi(
+        number=a32.UC_ARM_REG_R12, args=R_REGS[:5], result=a32.UC_ARM_REG_R0
+    )
     smccc_abi = HypercallAbi(number=a32.UC_ARM_REG_R0, args=R_REGS[:8], result=a32.UC_ARM_REG_R0)
     gdb_arch = "arm"
 

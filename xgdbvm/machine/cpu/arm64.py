@@ -67,7 +67,8 @@ VECTOR_SYNC_LOWER = 0x400
 VECTOR_IRQ_CURRENT = 0x280
 VECTOR_IRQ_LOWER = 0x480
 
-X_REGS = tuple(getattr(a64, f"UC_ARM64_REG_X{i}") for i in range(29)) + (
+X_REGS: tuple[int, ...] = (
+    *(getattr(a64, f"UC_ARM64_REG_X{i}") for i in range(29)),
     a64.UC_ARM64_REG_X29,
     a64.UC_ARM64_REG_X30,
 )
@@ -79,7 +80,9 @@ class Arm64Cpu:
     hypercall_abi = HypercallAbi(
         number=a64.UC_ARM64_REG_X16, args=X_REGS[:5], result=a64.UC_ARM64_REG_X0
     )
-    smccc_abi = HypercallAbi(number=a64.UC_ARM64_REG_X0, args=X_REGS[:8], result=a64.UC_ARM64_REG_X0)
+    smccc_abi = HypercallAbi(
+        number=a64.UC_ARM64_REG_X0, args=X_REGS[:8], result=a64.UC_ARM64_REG_X0
+    )
     gdb_arch = "aarch64"
 
     def __init__(self) -> None:

@@ -111,8 +111,8 @@ DOMU_FEATURES = (
 )
 # A direct-mapped hardware domain: dom0 and direct_mapped instead of not_direct_mapped.
 DOM0_FEATURES = (
-    DOMU_FEATURES & ~XenFeature.not_direct_mapped
-) | XenFeature.dom0 | XenFeature.direct_mapped
+    (DOMU_FEATURES & ~XenFeature.not_direct_mapped) | XenFeature.dom0 | XenFeature.direct_mapped
+)
 
 
 class ConsoleIO(IntEnum):

@@ -46,7 +46,6 @@ class Fid(IntEnum):
     XEN_REVISION = 0x8500FF03
 
 
-
 def _uid_registers(text: str) -> tuple[int, ...]:
     """A service UID as SMCCC returns it: four little-endian bytes per register."""
     raw = uuid.UUID(text).bytes

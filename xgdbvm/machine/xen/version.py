@@ -14,7 +14,8 @@ EXTRAVERSION_LEN = 16
 CAPABILITIES_LEN = 1024
 CHANGESET_LEN = 64
 COMMANDLINE_LEN = 1024
-# xen_compile_info: compiler[64] @0, compile_by[16] @64, compile_domain[32] @80, compile_date[32] @112
+# xen_compile_info: compiler[64] @0, compile_by[16] @64, compile_domain[32] @80,
+# compile_date[32] @112
 COMPILE_INFO_FIELDS = ((b"xgdbvm", 64), (b"xgdbvm", 16), (b"localdomain", 32), (b"", 32))
 
 
@@ -51,7 +52,9 @@ class XenVersion:
         return (major << 16) | minor
 
     def _extraversion(self, call: Call) -> int:
-        write_padded(self._guest, call.args[1], self._config.extraversion.encode(), EXTRAVERSION_LEN)
+        write_padded(
+            self._guest, call.args[1], self._config.extraversion.encode(), EXTRAVERSION_LEN
+        )
         return 0
 
     def _string(self, text: bytes, size: int) -> Handler:

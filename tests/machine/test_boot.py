@@ -1,0 +1,144 @@
+"""Boot the real firmware on Unicorn, both arches, and check what the guest did."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import ARCHES, MachineFactory, firmware
+from xgdbvm.machine.events import (
+    ConsoleOutput,
+    ConsoleSource,
+    ExceptionInjected,
+    HypercallExit,
+    SmcccCall,
+)
+from xgdbvm.machine.stop import BudgetExhausted, HostInterrupt, Shutdown
+from xgdbvm.machine.xen.abi import ShutdownReason
+
+BUDGET = 50_000_000
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_default_boot_prints_banner_version_and_powers_off(
+    make_machine: MachineFactory, arch: str
+) -> None:
+    machine, rec = make_machine(arch)
+    stop = machine.run(BUDGET)
+    assert stop == Shutdown(ShutdownReason.poweroff, "SCHEDOP_shutdown")
+    console = rec.console()
+    assert f"xgdbvm guest: hello from {arch}\n" in console
+    assert "Xen 4.19.0\n" in console
+    assert "Xen features: 0x00056005\n" in console
+    assert "dtb: memory 0x40000000+0x08000000 uart 0x22000000" in console
+    assert console.endswith("xgdbvm guest: powering off\n")
+    # The banner also went through console_io, which Xen prefixes with the domain.
+    xen_lines = [e for e in rec.of(ConsoleOutput) if e.source is ConsoleSource.XEN]  # type: ignore[union-attr]
+    assert [e.data for e in xen_lines] == [f"(d1) xgdbvm guest: hello from {arch}\n".encode()]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_hypercall_sequence_of_the_default_boot(make_machine: MachineFactory, arch: str) -> None:
+    machine, rec = make_machine(arch)
+    machine.run(BUDGET)
+    calls = [(e.name, e.subop, e.ret) for e in rec.of(HypercallExit)]  # type: ignore[union-attr]
+    assert calls == [
+        ("console_io", "write", 0),
+        ("xen_version", "version", (4 << 16) | 19),
+        ("xen_version", "extraversion", 0),
+        ("xen_version", "get_features", 0),
+        ("sched_op", "shutdown", 0),
+    ]
+    assert machine.hypervisor.dispatcher.stats.calls == {
+        "console_io": 1,
+        "xen_version": 3,
+        "sched_op": 1,
+    }
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_kernel_style_raw_image_boots(make_machine: MachineFactory, arch: str) -> None:
+    raw = firmware(arch, "Image" if arch == "arm64" else "zImage")
+    machine, rec = make_machine(arch, image=raw)
+    assert machine.layout.image.format == ("Image" if arch == "arm64" else "zImage")
+    assert machine.layout.image.start == (0x40080000 if arch == "arm64" else 0x40008000)
+    assert machine.run(BUDGET) == Shutdown(ShutdownReason.poweroff, "SCHEDOP_shutdown")
+    assert f"hello from {arch}" in rec.console()
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_psci_system_off_through_hvc0(make_machine: MachineFactory, arch: str) -> None:
+    machine, rec = make_machine(arch, bootargs="xgdbvm.test=psci")
+    assert machine.run(BUDGET) == Shutdown(ShutdownReason.poweroff, "PSCI")
+    assert "psci: version 0x00010001 smccc 0x00010002 features(SYSTEM_OFF)=0" in rec.console()
+    smccc = [e.name for e in rec.of(SmcccCall)]  # type: ignore[union-attr]
+    assert smccc[-1] == "PSCI_SYSTEM_OFF"
+    assert {"PSCI_VERSION", "SMCCC_VERSION", "PSCI_FEATURES"} <= set(smccc)
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_hvc_with_another_immediate_injects_undef(make_machine: MachineFactory, arch: str) -> None:
+    machine, rec = make_machine(arch, bootargs="xgdbvm.test=hvc-undef")
+    assert machine.run(BUDGET) == Shutdown(ShutdownReason.poweroff, "SCHEDOP_shutdown")
+    console = rec.console()
+    assert "undef: pc=" in console
+    assert "hvc-undef: survived" in console
+    injected = rec.of(ExceptionInjected)
+    assert [(e.kind, e.detail) for e in injected] == [("undef", "hvc #0x1")]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("scenario", "reason"),
+    [
+        ("crash", ShutdownReason.crash),
+        ("reboot", ShutdownReason.reboot),
+        ("nosuch", ShutdownReason.crash),
+    ],
+)
+def test_shutdown_reasons(
+    make_machine: MachineFactory, scenario: str, reason: ShutdownReason
+) -> None:
+    machine, _ = make_machine("arm64", bootargs=f"xgdbvm.test={scenario}")
+    stop = machine.run(BUDGET)
+    assert isinstance(stop, Shutdown)
+    assert stop.reason is reason
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_budget_and_host_stop_interrupt_a_spinning_guest(
+    make_machine: MachineFactory, arch: str
+) -> None:
+    machine, _ = make_machine(arch, bootargs="xgdbvm.test=spin")
+    stop = machine.run(2_000_000)
+    assert isinstance(stop, BudgetExhausted)
+    assert 2_000_000 <= machine.clock.instructions < 2_100_000
+    machine.request_stop()
+    assert machine.run(BUDGET) == HostInterrupt()
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_reset_boots_again_from_the_image(make_machine: MachineFactory, arch: str) -> None:
+    machine, rec = make_machine(arch)
+    machine.run(BUDGET)
+    machine.reset()
+    assert machine.clock.instructions == 0
+    assert machine.run(BUDGET) == Shutdown(ShutdownReason.poweroff, "SCHEDOP_shutdown")
+    assert rec.console().count(f"hello from {arch}\n") == 4  # UART and console_io, twice
+
+
+def test_instruction_count_is_deterministic(make_machine: MachineFactory) -> None:
+    counts = []
+    for _ in range(2):
+        machine, _ = make_machine("arm64")
+        machine.run(BUDGET)
+        counts.append(machine.clock.instructions)
+    assert counts[0] == counts[1] > 10_000
+
+
+def test_thumb_module_makes_a_hypercall_from_thumb_state(make_machine: MachineFactory) -> None:
+    machine, rec = make_machine("arm32")
+    thumb = next(s for s in machine.layout.image.symbols if s.name == "thumb_xen_version")
+    assert thumb.address & 1, "thumb_xen_version must be a Thumb function"
+    machine.run(BUDGET)
+    start, end = thumb.address & ~1, (thumb.address & ~1) + thumb.size
+    from_thumb = [e for e in rec.of(HypercallExit) if start <= e.pc < end]
+    assert [(e.name, e.subop) for e in from_thumb] == [("xen_version", "version")]  # type: ignore[union-attr]
