@@ -27,16 +27,21 @@ class XsClient:
         self._req_id = (self._req_id + 1) & 0xFFFF_FFFF
         msg = request(kind, *parts, req_id=self._req_id, tx_id=tx, raw_tail=raw_tail)
         response = self.store.handle(self.conn, msg)
-        for out in self.conn.drain_output():
-            if out.msg_type == XsType.WATCH_EVENT:
-                self.events.append(out)
+        self._collect()
         reply = response.reply
         if reply.msg_type == XsType.ERROR:
             raise XenStoreError(parse_error(reply.payload))
         return reply.payload
 
+    def _collect(self) -> None:
+        # Replies are taken from the Response; only events are kept from the queue.
+        for out in self.conn.drain_output():
+            if out.msg_type == XsType.WATCH_EVENT:
+                self.events.append(out)
+
     def take_events(self) -> list[tuple[str, bytes]]:
         """Watch events seen so far as (path, token), oldest first; clears the list."""
+        self._collect()
         out = []
         for ev in self.events:
             path, token = ev.strings()[:2]

@@ -120,7 +120,8 @@ class Connection:
         special = msg.payload.startswith(b"@")
         if not special and self._queued_payloads[msg.payload]:
             return False
-        if Quotas.reached(self.quotas.queued_events, self._queued_events + 1):
+        # Unlike xenstored's quotas this one is a plain maximum: up to N queued.
+        if Quotas.reached(self.quotas.queued_events, self._queued_events):
             self.events_dropped += 1
             return False
         self._outbox.append(msg)
