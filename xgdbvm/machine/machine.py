@@ -235,8 +235,8 @@ class Machine:
     def _hypercall(self) -> None:
         abi = self.cpu.hypercall_abi
         cpu = self.cpu
-        number = cpu.read_reg(abi.number)
-        args = tuple(cpu.read_reg(reg) for reg in abi.args)
+        number, *rest = cpu.read_regs(abi.number_and_args)
+        args = tuple(rest)
         pc = cpu.pc - 4
         icount = self.clock.instructions
         if self.observers:

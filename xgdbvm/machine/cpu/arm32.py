@@ -23,6 +23,7 @@ import unicorn
 from unicorn import arm_const as a32
 
 from xgdbvm.machine.cpu.base import BootState, Fetch, HypercallAbi
+from xgdbvm.machine.ucnative import RegisterFile
 
 
 class Cp15(IntEnum):
@@ -94,10 +95,11 @@ class Arm32Cpu:
     def __init__(self) -> None:
         self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_ARM)
         self.uc.ctl_set_cpu_model(a32.UC_CPU_ARM_CORTEX_A15)
+        self._regs = RegisterFile(self.uc, 0xFFFF_FFFF)
 
     @property
     def pc(self) -> int:
-        return int(self.uc.reg_read(a32.UC_ARM_REG_PC))
+        return self._regs.read(a32.UC_ARM_REG_PC)
 
     @property
     def thumb(self) -> bool:
@@ -108,10 +110,13 @@ class Arm32Cpu:
         return self.pc | int(self.thumb)
 
     def read_reg(self, reg: int) -> int:
-        return int(self.uc.reg_read(reg))
+        return self._regs.read(reg)
+
+    def read_regs(self, regs: tuple[int, ...]) -> tuple[int, ...]:
+        return self._regs.read_many(regs)
 
     def write_reg(self, reg: int, value: int) -> None:
-        self.uc.reg_write(reg, value & 0xFFFF_FFFF)
+        self._regs.write(reg, value)
 
     def read_cp15(self, reg: Cp15) -> int:
         return int(self.uc.reg_read(a32.UC_ARM_REG_CP_REG, (*reg.cp_tuple, 0)))

@@ -23,6 +23,7 @@ import unicorn
 from unicorn import arm64_const as a64
 
 from xgdbvm.machine.cpu.base import BootState, Fetch, HypercallAbi
+from xgdbvm.machine.ucnative import RegisterFile
 
 
 class SysReg(IntEnum):
@@ -88,19 +89,23 @@ class Arm64Cpu:
     def __init__(self) -> None:
         self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM64, unicorn.UC_MODE_ARM)
         self.uc.ctl_set_cpu_model(a64.UC_CPU_ARM64_A72)
+        self._regs = RegisterFile(self.uc, 0xFFFF_FFFF_FFFF_FFFF)
 
     @property
     def pc(self) -> int:
-        return int(self.uc.reg_read(a64.UC_ARM64_REG_PC))
+        return self._regs.read(a64.UC_ARM64_REG_PC)
 
     def resume_address(self) -> int:
         return self.pc
 
     def read_reg(self, reg: int) -> int:
-        return int(self.uc.reg_read(reg))
+        return self._regs.read(reg)
+
+    def read_regs(self, regs: tuple[int, ...]) -> tuple[int, ...]:
+        return self._regs.read_many(regs)
 
     def write_reg(self, reg: int, value: int) -> None:
-        self.uc.reg_write(reg, value & 0xFFFF_FFFF_FFFF_FFFF)
+        self._regs.write(reg, value)
 
     def read_sysreg(self, reg: SysReg) -> int:
         return int(self.uc.reg_read(a64.UC_ARM64_REG_CP_REG, (*reg.cp_tuple, 0)))

@@ -52,6 +52,10 @@ class HypercallAbi:
     args: tuple[int, ...]  # x0-x4 / r0-r4
     result: int  # x0 / r0
 
+    @property
+    def number_and_args(self) -> tuple[int, ...]:
+        return (self.number, *self.args)
+
 
 @dataclass(frozen=True)
 class BootState:
@@ -81,6 +85,10 @@ class Cpu(Protocol):
     def reset(self, boot: BootState) -> None: ...
 
     def read_reg(self, reg: int) -> int: ...
+
+    def read_regs(self, regs: tuple[int, ...]) -> tuple[int, ...]:
+        """Several integer registers in one call (the hypercall path)."""
+        ...
 
     def write_reg(self, reg: int, value: int) -> None: ...
 
