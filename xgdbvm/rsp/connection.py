@@ -97,7 +97,7 @@ class RspConnection:
 
     # --- input --------------------------------------------------------------
 
-    def receive_data(self, data: bytes) -> list[Event]:
+    def receive_data(self, data: bytes | bytearray) -> list[Event]:
         events: list[Event] = []
         for frame_event in self._decoder.feed(data):
             handler = _FRAME_HANDLERS[type(frame_event)]

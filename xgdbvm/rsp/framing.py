@@ -39,6 +39,7 @@ _RLE_AVOID_ENCODE = frozenset(b"#$*}")
 NEEDS_ESCAPE = frozenset(b"$#}*")
 
 _HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
+_NEEDS_ESCAPE_RE = re.compile(rb"[$#}*]")
 _IDLE_INTEREST = re.compile(rb"[$+\-\x03]")
 _BODY_END = re.compile(rb"[#$]")
 _BODY_SPECIAL = re.compile(rb"[}*]")
@@ -202,7 +203,7 @@ class FrameDecoder:
     def in_packet(self) -> bool:
         return self._state is not _State.IDLE
 
-    def feed(self, data: bytes) -> list[FrameEvent]:
+    def feed(self, data: bytes | bytearray) -> list[FrameEvent]:
         events: list[FrameEvent] = []
         pos = 0
         end = len(data)
@@ -217,7 +218,7 @@ class FrameDecoder:
         self._oversize = False
         self._csum.clear()
 
-    def _step_idle(self, data: bytes, pos: int, events: list[FrameEvent]) -> int:
+    def _step_idle(self, data: bytes | bytearray, pos: int, events: list[FrameEvent]) -> int:
         match = _IDLE_INTEREST.search(data, pos)
         if match is None:
             self.garbage_bytes += len(data) - pos
@@ -231,7 +232,7 @@ class FrameDecoder:
             events.append(_BETWEEN_PACKETS[byte])
         return found + 1
 
-    def _step_body(self, data: bytes, pos: int, events: list[FrameEvent]) -> int:
+    def _step_body(self, data: bytes | bytearray, pos: int, events: list[FrameEvent]) -> int:
         match = _BODY_END.search(data, pos)
         stop = len(data) if match is None else match.start()
         self._take(data[pos:stop])
@@ -246,7 +247,7 @@ class FrameDecoder:
             self._state = _State.CHECKSUM
         return stop + 1
 
-    def _take(self, chunk: bytes) -> None:
+    def _take(self, chunk: bytes | bytearray) -> None:
         self._size += len(chunk)
         if self._oversize:
             return
@@ -256,7 +257,7 @@ class FrameDecoder:
             return
         self._body += chunk
 
-    def _step_checksum(self, data: bytes, pos: int, events: list[FrameEvent]) -> int:
+    def _step_checksum(self, data: bytes | bytearray, pos: int, events: list[FrameEvent]) -> int:
         byte = data[pos]
         if byte == ord("$"):
             events.append(PacketAbandoned("packet restarted inside its checksum"))
@@ -286,7 +287,7 @@ class FrameDecoder:
             return MalformedPacket(err.reason)
 
 
-_Step = Callable[[FrameDecoder, bytes, int, list[FrameEvent]], int]
+_Step = Callable[[FrameDecoder, bytes | bytearray, int, list[FrameEvent]], int]
 _STEPS: dict[_State, _Step] = {
     _State.IDLE: FrameDecoder._step_idle,
     _State.BODY: FrameDecoder._step_body,
@@ -305,15 +306,11 @@ _BETWEEN_PACKETS: dict[int, FrameEvent] = {
 
 
 def escape(payload: bytes) -> bytes:
-    if not any(b in NEEDS_ESCAPE for b in payload):
-        return payload
-    out = bytearray()
-    for byte in payload:
-        if byte in NEEDS_ESCAPE:
-            out += bytes((ESCAPE, byte ^ 0x20))
-        else:
-            out.append(byte)
-    return bytes(out)
+    return _NEEDS_ESCAPE_RE.sub(_escape_match, payload)
+
+
+def _escape_match(match: re.Match[bytes]) -> bytes:
+    return bytes((ESCAPE, match[0][0] ^ 0x20))
 
 
 def _compress(payload: bytes) -> bytes:
