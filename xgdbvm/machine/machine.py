@@ -22,6 +22,7 @@ from xgdbvm.machine.board import Board, Layout, MachineConfig
 from xgdbvm.machine.cpu.arm32 import Arm32Cpu
 from xgdbvm.machine.cpu.arm64 import Arm64Cpu
 from xgdbvm.machine.cpu.base import BootState, Cpu, Excp
+from xgdbvm.machine.debug import DebugHooks
 from xgdbvm.machine.events import (
     ConsoleOutput,
     ConsoleSource,
@@ -40,6 +41,7 @@ from xgdbvm.machine.stop import (
     Idle,
     MachineFault,
     Shutdown,
+    SingleStep,
     StopReason,
 )
 from xgdbvm.machine.ucnative import InstructionClock
@@ -108,6 +110,7 @@ class Machine:
             Excp.UDEF: self._on_udef,
             Excp.BKPT: self._on_bkpt,
         }
+        self.debug = DebugHooks(self.uc, lambda: self.cpu.pc, self._record_stop)
         self.uc.hook_add(unicorn.UC_HOOK_INTR, self._on_interrupt)
         self.uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED, self._on_unmapped)
         self.boot_state: BootState = self.board.load()
@@ -125,6 +128,7 @@ class Machine:
         self.hypervisor.reset()
         self.clock.reset()
         self._stop = None
+        self._host_stop.clear()
         self.boot_state = self.board.load()
         self.cpu.reset(self.boot_state)
         self._emit(Lifecycle(kind="reset"))
@@ -134,8 +138,28 @@ class Machine:
         self._host_stop.set()
         self.uc.emu_stop()
 
+    def step(self) -> StopReason:
+        """Execute one instruction (ignoring a breakpoint on it); SingleStep unless
+        the instruction itself ended the run (a shutdown, a watchpoint, a fault)."""
+        self._stop = None
+        self.debug.skip_once_at(self.cpu.pc)
+        self.clock.set_deadline(None)
+        try:
+            self.uc.emu_start(self.cpu.resume_address(), self._never, count=1)
+        except unicorn.UcError as error:
+            return self._finish(self._emulation_error(error))
+        finally:
+            self.debug.skip_once_at(None)
+        return self._finish(self._stop or SingleStep())
+
     def run(self, max_instructions: int | None = None) -> StopReason:
         deadline = None if max_instructions is None else self.clock.instructions + max_instructions
+        if self.debug.breakpoints or self.debug.watchpoints:
+            # Step off the instruction we stopped at, so its own breakpoint or
+            # watchpoint does not stop us again before anything ran.
+            stop = self.step()
+            if not isinstance(stop, SingleStep):
+                return stop
         self._stop = None
         while True:
             if self._host_stop.is_set():
@@ -187,6 +211,10 @@ class Machine:
             self._fatal(f"unhandled CPU exception {intno} at {self.cpu.describe_state()}")
             return
         handler()
+
+    def _record_stop(self, reason: StopReason) -> None:
+        if self._stop is None:
+            self._stop = reason
 
     def _fatal(self, message: str) -> None:
         self._stop = MachineFault(message)
