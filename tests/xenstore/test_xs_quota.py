@@ -78,9 +78,7 @@ def test_permission_entries_quota(guest: XsClient, dom0: XsClient) -> None:
     guest.write("data/p", "1")
     guest.set_perms("data/p", NodePerms.of("n1", "r2", "r3", "r4"))
     fails(XsError.ENOSPC, guest.set_perms, "data/p", NodePerms.of("n1", "r2", "r3", "r4", "r5"))
-    dom0.set_perms(
-        "/local/domain/1/data/p", NodePerms.of("n1", "r2", "r3", "r4", "r5", "r6", "r7")
-    )
+    dom0.set_perms("/local/domain/1/data/p", NodePerms.of("n1", "r2", "r3", "r4", "r5", "r6", "r7"))
 
 
 def _long_path(length: int) -> str:
