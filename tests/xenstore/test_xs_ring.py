@@ -213,6 +213,36 @@ CORRUPTIONS = [
 def test_corruption_sets_error_and_ignores_the_ring(
     store: XenStore, corrupt: Callable[[GuestRing], None], code: RingError
 ) -> None:
+    transport, guest = make(store)
+    roundtrip(transport, guest, request(XsType.WATCH, "data", "t"))
+    tx_reply = roundtrip(transport, guest, request(XsType.TRANSACTION_START, ""))
+    assert tx_reply[0].payload.rstrip(b"\0").isdigit()
+    corrupt(guest)
+    assert transport.process(guest.page)
+    assert RingState.read(guest.page).error == code
+    assert transport.error == code
+    # Connection state is gone and the ring is left alone.
+    assert transport.conn.watches == []
+    assert transport.conn.transactions == {}
+    guest.send(encode(request(XsType.READ, "data")))
+    before = bytes(guest.page)
+    assert not transport.process(guest.page)
+    assert bytes(guest.page) == before
+    # The store keeps serving everybody else.
+    other = XsClient(store, 0)
+    other.write("/still/working", "yes")
+    assert other.read("/still/working") == b"yes"
+    # A reconnect request resets the ring and clears the error.
+    guest.set(RingOffset.CONNECTION, RingConnection.RECONNECT)
+    assert transport.process(guest.page)
+    state = RingState.read(guest.page)
+    assert state == RingState(0, 0, 0, 0, state.server_features, 0, 0, 0)
+    assert guest.page[:2048] == b"\xff" * 2048
+    guest.decoder = type(guest.decoder)()
+    assert roundtrip(transport, guest, request(XsType.READ, "data", req_id=3))[0].req_id == 3
+
+
+def test_reconnect_drops_state_and_partial_input(store: XenStore) -> None:
     transport, guest = make(store, start=500)
     roundtrip(transport, guest, request(XsType.WATCH, "data", "t"))
     guest.send(encode(request(XsType.READ, "data"))[:7])
