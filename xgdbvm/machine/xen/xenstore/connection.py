@@ -15,9 +15,11 @@ nodes, 128 watches, 20 outstanding requests, 10 transactions, 1024 nodes
 touched per transaction, 5 permission entries, path length 2048, node size
 2048 bytes. As there, a quota refuses when the new value would *reach* it
 (``value >= quota``) and 0 disables it; xenstored applies them to
-unprivileged domains only. Dom0 gets no node/size/path limits here either,
-but keeps generous watch/transaction caps so a runaway socket client cannot
-grow the emulator without bound. ``queued_events`` (256) replaces xenstored's
+unprivileged domains only. Here dom0 connections likewise skip the node,
+node-size, permission-count and path-length checks whatever their Quotas
+say, but do obey watches (1024), transactions (256), transaction-nodes,
+outstanding and queued_events, so a runaway socket client cannot grow the
+emulator without bound. ``queued_events`` (256, a plain maximum) replaces xenstored's
 2.5 MiB per-domain memory quota: 256 events of at most 4 KiB stay near 1 MiB.
 """
 

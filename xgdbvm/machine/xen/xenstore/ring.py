@@ -43,7 +43,7 @@ from typing import Final
 
 from construct import Bytes, Int32ul, Struct
 
-from .connection import Connection
+from .connection import Connection, Quotas
 from .store import XenStore
 from .wire import MessageDecoder, ProtocolError
 
@@ -223,7 +223,7 @@ class RingTransport:
 
     def _consume(self, page: Page) -> bool:
         changed = False
-        while self.conn.pending_replies < self.conn.quotas.outstanding:
+        while not Quotas.reached(self.conn.quotas.outstanding, self.conn.pending_replies):
             cons = _get(page, RingOffset.REQ_CONS)
             avail = (_get(page, RingOffset.REQ_PROD) - cons) & _MASK32
             if avail > XENSTORE_RING_SIZE:
