@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import argparse
 import re
-import signal
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import trio
+
 from xgdbvm.machine.board import MachineConfig
 from xgdbvm.machine.errors import ConfigError
-from xgdbvm.machine.events import ConsoleOutput, MachineEvent
 from xgdbvm.machine.machine import Machine
 from xgdbvm.machine.stop import HostInterrupt, Shutdown, StopReason
 from xgdbvm.machine.xen.abi import ShutdownReason
 from xgdbvm.machine.xen.domain import DomainConfig
+from xgdbvm.server.app import Bound, ConsolePrinter, ServeOptions, Server, wait_for_signals
+from xgdbvm.server.endpoints import EndpointError, StdioEndpoint, TcpEndpoint, parse_endpoint
 
 REPO = Path(__file__).resolve().parent.parent
 EXIT_POWEROFF, EXIT_FAILURE, EXIT_USAGE, EXIT_REBOOT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -71,6 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--domid", type=int, default=1, help="the guest's domain id (1)")
     run.add_argument("--name", default="guest", help="the guest's domain name")
     run.add_argument(
+        "--gdb",
+        metavar="ADDR",
+        help="serve GDB on HOST:PORT (host 127.0.0.1 by default), unix:PATH or stdio",
+    )
+    run.add_argument(
+        "--allow-remote", action="store_true", help="allow --gdb on a non-loopback address"
+    )
+    run.add_argument(
+        "--wait-for-gdb",
+        action="store_true",
+        help="hold the guest at its first instruction until a GDB client resumes it",
+    )
+    run.add_argument(
         "--on-reboot",
         choices=("exit", "restart"),
         default="exit",
@@ -88,17 +102,6 @@ def machine_config(args: argparse.Namespace) -> MachineConfig:
         bootargs=args.bootargs,
         domain=DomainConfig(domid=args.domid, name=args.name),
     )
-
-
-class ConsolePrinter:
-    def __init__(self, stream: object) -> None:
-        self._out = stream
-
-    def machine_event(self, event: MachineEvent) -> None:
-        if isinstance(event, ConsoleOutput):
-            out = self._out
-            out.buffer.write(event.data)  # type: ignore[attr-defined]
-            out.flush()  # type: ignore[attr-defined]
 
 
 def summary(machine: Machine, reason: StopReason, wall: float) -> str:
@@ -133,40 +136,71 @@ def exit_status(reason: StopReason) -> int:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    machine = Machine(machine_config(args))
-    machine.observers.subscribe(ConsolePrinter(sys.stdout))
-    started = time.perf_counter()
-    outcome: list[StopReason] = []
-
-    def worker() -> None:
-        # --max-instructions bounds the whole run, across guest reboots.
-        spent = 0
-        while True:
-            budget = None if args.max_instructions is None else args.max_instructions - spent
-            reason = machine.run(budget)
-            restart = (
-                isinstance(reason, Shutdown)
-                and reason.reason is ShutdownReason.reboot
-                and args.on_reboot == "restart"
-            )
-            if not restart:
-                outcome.append(reason)
-                return
-            spent += machine.clock.instructions
-            machine.reset()
-
-    # The machine runs in a worker so that Ctrl-C reaches Python while Unicorn executes.
-    thread = threading.Thread(target=worker, name="xgdbvm-machine", daemon=True)
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: machine.request_stop())
     try:
-        thread.start()
-        while thread.is_alive():
-            thread.join(0.2)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    reason = outcome[0]
+        endpoint = parse_endpoint(args.gdb) if args.gdb else None
+    except EndpointError as error:
+        raise ConfigError(f"--gdb: {error}") from None
+    if isinstance(endpoint, TcpEndpoint) and not endpoint.loopback:
+        if not args.allow_remote:
+            raise ConfigError(
+                f"--gdb {endpoint} is not a loopback address; add --allow-remote to expose "
+                "guest memory and execution to the network"
+            )
+        print(
+            f"xgdbvm: warning: serving GDB on {endpoint}, reachable from the network",
+            file=sys.stderr,
+        )
+    if args.wait_for_gdb and endpoint is None:
+        raise ConfigError("--wait-for-gdb needs --gdb")
+    machine = Machine(machine_config(args))
+    # With GDB on stdio, stdout is the protocol: the console goes to stderr.
+    console = sys.stderr.buffer if isinstance(endpoint, StdioEndpoint) else sys.stdout.buffer
+    machine.observers.subscribe(ConsolePrinter(console))
+    options = ServeOptions(
+        gdb=endpoint,
+        wait_for_gdb=args.wait_for_gdb,
+        max_instructions=args.max_instructions,
+        restart_on_reboot=args.on_reboot == "restart",
+    )
+    started = time.perf_counter()
+    stop, interrupted = trio.run(_serve, machine, options, args)
+    reason: StopReason = stop if stop is not None else HostInterrupt()
     print(summary(machine, reason, time.perf_counter() - started), file=sys.stderr)
-    return exit_status(reason)
+    if endpoint is not None and interrupted:
+        return EXIT_POWEROFF
+    return EXIT_INTERRUPTED if interrupted else exit_status(reason)
+
+
+def _announce(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+async def _serve(
+    machine: Machine, options: ServeOptions, args: argparse.Namespace
+) -> tuple[StopReason | None, bool]:
+    server = Server(machine, options, _announce)
+    outcome: list[StopReason | None] = []
+    async with trio.open_nursery() as nursery:
+        signals = trio.CancelScope()
+
+        async def watch_signals() -> None:
+            with signals:
+                await wait_for_signals(nursery.cancel_scope)
+
+        async def serve(*, task_status: trio.TaskStatus[Bound] = trio.TASK_STATUS_IGNORED) -> None:
+            outcome.append(await server.serve(task_status=task_status))
+            signals.cancel()
+
+        nursery.start_soon(watch_signals)
+        bound = await nursery.start(serve)
+        if bound.gdb is not None and bound.gdb != "stdio":
+            image = machine.config.image
+            _announce(
+                f"xgdbvm: GDB server on {bound.gdb}; attach with:\n"
+                f"  gdb-multiarch {image} -ex 'target remote {bound.gdb}'"
+            )
+    interrupted = not outcome
+    return (outcome[0] if outcome else server.runner.last_stop), interrupted
 
 
 COMMANDS = {"run": command_run}

@@ -152,6 +152,13 @@ class Machine:
             self.debug.skip_once_at(None)
         return self._finish(self._stop or SingleStep())
 
+    def consume_stop_request(self) -> bool:
+        """True (once) if a host stop was requested since the last run began."""
+        if self._host_stop.is_set():
+            self._host_stop.clear()
+            return True
+        return False
+
     def run(self, max_instructions: int | None = None) -> StopReason:
         deadline = None if max_instructions is None else self.clock.instructions + max_instructions
         if self.debug.breakpoints or self.debug.watchpoints:
@@ -181,6 +188,13 @@ class Machine:
             return self._finish(Idle(self.cpu.pc))
 
     # -- guest memory as the vCPU sees it ----------------------------------------
+
+    def debug_write(self, va: int, data: bytes) -> None:
+        """A debugger's write: also drops translated code for the range, which a
+        write straight into shared RAM would otherwise leave stale."""
+        self.write_virtual(va, data)
+        if data:
+            self.uc.ctl_remove_cache(va, va + len(data))
 
     def read_virtual(self, va: int, size: int) -> bytes:
         return self.memory.read(va, size)

@@ -22,7 +22,7 @@ from enum import IntEnum
 import unicorn
 from unicorn import arm_const as a32
 
-from xgdbvm.machine.cpu.base import BootState, Fetch, HypercallAbi
+from xgdbvm.machine.cpu.base import BootState, Fetch, HypercallAbi, RegisterAccess
 from xgdbvm.machine.ucnative import RegisterFile
 
 
@@ -194,3 +194,37 @@ class Arm32Cpu:
         cpsr = self.read_reg(a32.UC_ARM_REG_CPSR)
         mode = Mode(cpsr & 0x1F).name if cpsr & 0x1F in Mode._value2member_map_ else "?"
         return f"pc={self.pc:#x} {mode}{' thumb' if cpsr & CPSR_T else ''}"
+
+    def register_table(self) -> dict[str, RegisterAccess]:
+        table: dict[str, RegisterAccess] = {}
+
+        def core(name: str, reg: int, bits: int = 32) -> None:
+            table[name] = RegisterAccess(
+                name, bits, lambda: self.read_reg(reg), lambda v: self.write_reg(reg, v)
+            )
+
+        def double(name: str, reg: int) -> None:
+            table[name] = RegisterAccess(
+                name,
+                64,
+                lambda: int(self.uc.reg_read(reg)),
+                lambda v: self.uc.reg_write(reg, v & 0xFFFF_FFFF_FFFF_FFFF),
+            )
+
+        def system(name: str, reg: Cp15) -> None:
+            table[name] = RegisterAccess(
+                name, 32, lambda: self.read_cp15(reg), lambda v: self.write_cp15(reg, v)
+            )
+
+        names = [f"r{n}" for n in range(13)] + ["sp", "lr", "pc"]
+        for name, reg in zip(names, R_REGS, strict=True):
+            core(name, reg)
+        core("cpsr", a32.UC_ARM_REG_CPSR)
+        for n in range(32):
+            double(f"d{n}", a32.UC_ARM_REG_D0 + n)
+        core("fpscr", a32.UC_ARM_REG_FPSCR)
+        core("SPSR", a32.UC_ARM_REG_SPSR)
+        for reg in Cp15:
+            if reg not in (Cp15.SCR, Cp15.HCR):
+                system(reg.name, reg)
+        return table

@@ -22,7 +22,7 @@ from enum import IntEnum
 import unicorn
 from unicorn import arm64_const as a64
 
-from xgdbvm.machine.cpu.base import BootState, Fetch, HypercallAbi
+from xgdbvm.machine.cpu.base import BootState, Fetch, HypercallAbi, RegisterAccess
 from xgdbvm.machine.ucnative import RegisterFile
 
 
@@ -167,3 +167,40 @@ class Arm64Cpu:
     def describe_state(self) -> str:
         pstate = self.read_reg(a64.UC_ARM64_REG_PSTATE)
         return f"pc={self.pc:#x} EL{(pstate >> 2) & 3}"
+
+    def register_table(self) -> dict[str, RegisterAccess]:
+        table: dict[str, RegisterAccess] = {}
+
+        def core(name: str, reg: int, bits: int = 64) -> None:
+            table[name] = RegisterAccess(
+                name, bits, lambda: self.read_reg(reg), lambda v: self.write_reg(reg, v)
+            )
+
+        def wide(name: str, reg: int) -> None:
+            # 128-bit registers are beyond RegisterFile's uint64 buffer.
+            table[name] = RegisterAccess(
+                name, 128, lambda: int(self.uc.reg_read(reg)), lambda v: self.uc.reg_write(reg, v)
+            )
+
+        def system(name: str, reg: SysReg) -> None:
+            table[name] = RegisterAccess(
+                name, 64, lambda: self.read_sysreg(reg), lambda v: self.write_sysreg(reg, v)
+            )
+
+        for n, reg in enumerate(X_REGS):
+            core(f"x{n}", reg)
+        core("sp", a64.UC_ARM64_REG_SP)
+        core("pc", a64.UC_ARM64_REG_PC)
+        core("cpsr", a64.UC_ARM64_REG_PSTATE, 32)
+        for n in range(32):
+            wide(f"v{n}", a64.UC_ARM64_REG_V0 + n)
+        core("fpsr", a64.UC_ARM64_REG_FPSR, 32)
+        core("fpcr", a64.UC_ARM64_REG_FPCR, 32)
+        core("SP_EL0", a64.UC_ARM64_REG_SP_EL0)
+        for reg in SysReg:
+            if reg not in (SysReg.HCR_EL2, SysReg.SCR_EL3):
+                system(reg.name, reg)
+        table["CurrentEL"] = RegisterAccess(
+            "CurrentEL", 64, lambda: self.read_reg(a64.UC_ARM64_REG_PSTATE) & 0xC, None
+        )
+        return table

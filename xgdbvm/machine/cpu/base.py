@@ -45,6 +45,20 @@ Fetch = Callable[[int, int], bytes]
 
 
 @dataclass(frozen=True)
+class RegisterAccess:
+    """One architectural register as a debugger sees it, by its usual name.
+
+    ``write`` is None for registers a debugger may read but not change
+    (CurrentEL). The adapter maps GDB's register numbers onto these names.
+    """
+
+    name: str
+    bits: int
+    read: Callable[[], int]
+    write: Callable[[int], None] | None
+
+
+@dataclass(frozen=True)
 class HypercallAbi:
     """Registers of the Xen hypercall convention for one arch."""
 
@@ -112,4 +126,8 @@ class Cpu(Protocol):
 
     def describe_state(self) -> str:
         """A one-line summary (PC, mode) for error messages."""
+        ...
+
+    def register_table(self) -> dict[str, RegisterAccess]:
+        """Every register a debugger can name: core, FP/SIMD and system registers."""
         ...

@@ -151,7 +151,7 @@ class GicState:
             return None
         state = self.cpus[cpu]
         priority = irq.priority & self.priority_mask
-        if priority >= state.pmr:
+        if priority > state.pmr:
             return None
         if self.group_priority(priority, state.bpr) >= state.running_priority:
             return None

@@ -1,0 +1,177 @@
+"""The xgdbvm server: the machine's runner and its listeners in one Trio nursery.
+
+``serve`` boots nothing itself: it gets a built Machine, runs it (unless told
+to wait for a debugger), serves GDB clients if asked to, and returns the last
+stop when it ends: on its own when the guest stops and nothing else is being
+served, or when cancelled (Ctrl-C, SIGTERM, the caller's cancel scope).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import trio
+
+from xgdbvm.adapters.console_history import ConsoleHistory
+from xgdbvm.adapters.gdb_target import GdbTarget, Resume, ResumeMode
+from xgdbvm.machine.events import ConsoleOutput, MachineEvent
+from xgdbvm.machine.machine import Machine
+from xgdbvm.machine.stop import Shutdown, StopReason
+from xgdbvm.machine.xen.abi import ShutdownReason
+from xgdbvm.rsp import CommandReceived, RspConnection, replies
+from xgdbvm.server.endpoints import Endpoint, StdioEndpoint, TcpEndpoint, UnixEndpoint
+from xgdbvm.server.gdb_session import GdbSession, capabilities
+from xgdbvm.server.runner import MachineRunner
+
+log = logging.getLogger("xgdbvm.server")
+REFUSAL_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    gdb: Endpoint | None = None
+    wait_for_gdb: bool = False
+    max_instructions: int | None = None
+    restart_on_reboot: bool = False
+
+
+@dataclass(frozen=True)
+class Bound:
+    """What the server listens on once started (ports chosen by the OS resolved)."""
+
+    gdb: str | None
+
+
+class ConsolePrinter:
+    """Writes guest console bytes to a binary stream as they come."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+
+    def machine_event(self, event: MachineEvent) -> None:
+        if isinstance(event, ConsoleOutput):
+            self._out.write(event.data)
+            self._out.flush()
+
+
+class Server:
+    def __init__(
+        self, machine: Machine, options: ServeOptions, announce: Callable[[str], None]
+    ) -> None:
+        self.machine = machine
+        self.options = options
+        self.runner = MachineRunner(machine)
+        self.history = ConsoleHistory()
+        machine.observers.subscribe(self.history)
+        self._announce = announce
+        self._client_attached = False
+
+    async def serve(
+        self, *, task_status: trio.TaskStatus[Bound] = trio.TASK_STATUS_IGNORED
+    ) -> StopReason | None:
+        async with trio.open_nursery() as nursery:
+            gdb_address = None
+            if self.options.gdb is not None:
+                gdb_address = await nursery.start(self._serve_gdb, self.options.gdb)
+            task_status.started(Bound(gdb_address))
+            if not self.options.wait_for_gdb:
+                await self._free_run()
+                if self.options.gdb is None:
+                    nursery.cancel_scope.cancel()
+        return self.runner.last_stop
+
+    async def _free_run(self) -> None:
+        """Run from boot until the guest stops; --max-instructions bounds the whole run,
+        across reboots when they restart the guest."""
+        budget = self.options.max_instructions
+        spent = 0
+        while True:
+            limit = None if budget is None else max(budget - spent, 0)
+            stop = await self.runner.run(Resume(ResumeMode.CONTINUE), budget=limit)
+            reboot = isinstance(stop, Shutdown) and stop.reason is ShutdownReason.reboot
+            if not (reboot and self.options.restart_on_reboot):
+                return
+            spent += self.machine.clock.instructions
+            self.machine.reset()
+
+    # -- GDB ------------------------------------------------------------------------
+
+    async def _serve_gdb(
+        self, endpoint: Endpoint, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        if isinstance(endpoint, StdioEndpoint):
+            stream = trio.StapledStream(
+                trio.lowlevel.FdStream(os.dup(1)), trio.lowlevel.FdStream(os.dup(0))
+            )
+            task_status.started("stdio")
+            await self._gdb_client(stream)
+            return
+        listeners: list[trio.SocketListener]
+        if isinstance(endpoint, UnixEndpoint):
+            listeners = [await _unix_listener(endpoint)]
+            address = str(endpoint)
+        else:
+            listeners = await trio.open_tcp_listeners(endpoint.port, host=endpoint.host)
+            sockname = listeners[0].socket.getsockname()
+            address = str(TcpEndpoint(sockname[0], sockname[1]))
+        task_status.started(address)
+        await trio.serve_listeners(self._gdb_client, listeners)
+
+    async def _gdb_client(self, stream: trio.abc.Stream) -> None:
+        async with stream:
+            if self._client_attached:
+                await _refuse(stream, "another GDB client is attached to this VM")
+                return
+            self._client_attached = True
+            try:
+                await self.runner.halt()
+                if isinstance(self.runner.last_stop, Shutdown):
+                    self.machine.reset()
+                    self.runner.last_stop = None
+                    self._announce("xgdbvm: the guest had shut down; rebooted from its image")
+                target = GdbTarget(self.machine, self.history)
+                target.last_stop = self.runner.last_stop
+                session = GdbSession(stream, self.runner, target, self._announce)
+                self._announce("xgdbvm: GDB client attached")
+                await session.serve()
+                if session.kill_requested:
+                    self.machine.reset()
+                    self.runner.last_stop = None
+                self._announce("xgdbvm: GDB client detached; the guest stays halted")
+            finally:
+                self._client_attached = False
+
+
+async def _unix_listener(endpoint: UnixEndpoint) -> trio.SocketListener:
+    sock = trio.socket.socket(trio.socket.AF_UNIX, trio.socket.SOCK_STREAM)
+    path = endpoint.path
+    if path.is_socket():
+        path.unlink()
+    await sock.bind(str(path))
+    os.chmod(path, 0o600)
+    sock.listen(4)
+    return trio.SocketListener(sock)
+
+
+async def _refuse(stream: trio.abc.Stream, why: str) -> None:
+    """Answer a second client's first packet with an error it will print, then close."""
+    conn = RspConnection(capabilities())
+    with trio.move_on_after(REFUSAL_TIMEOUT):
+        while data := await stream.receive_some(4096):
+            if any(isinstance(e, CommandReceived) for e in conn.receive_data(data)):
+                conn.send(replies.error_text(why))
+                await stream.send_all(conn.data_to_send())
+                return
+            await stream.send_all(conn.data_to_send())
+
+
+async def wait_for_signals(scope: trio.CancelScope) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            scope.cancel()
+            return

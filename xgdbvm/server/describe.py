@@ -1,0 +1,59 @@
+"""Stops in words, for the console stream and the summary line."""
+
+from __future__ import annotations
+
+import bisect
+
+from xgdbvm.machine.image import Symbol
+from xgdbvm.machine.machine import Machine
+from xgdbvm.machine.stop import (
+    Breakpoint,
+    BudgetExhausted,
+    HostInterrupt,
+    Idle,
+    MachineFault,
+    Shutdown,
+    SingleStep,
+    StopReason,
+    Watchpoint,
+)
+
+
+def nearest_symbol(symbols: tuple[Symbol, ...], address: int) -> str:
+    """``name+0xoff`` for the function or object containing ``address``, else ''."""
+    addresses = [s.address & ~1 for s in symbols]
+    index = bisect.bisect_right(addresses, address) - 1
+    if index < 0:
+        return ""
+    symbol = symbols[index]
+    offset = address - addresses[index]
+    if symbol.size and offset >= symbol.size:
+        return ""
+    return symbol.name + (f"+{offset:#x}" if offset else "")
+
+
+def describe_stop(stop: StopReason, machine: Machine) -> str:
+    symbols = machine.layout.image.symbols
+
+    def where(address: int) -> str:
+        name = nearest_symbol(symbols, address)
+        return f"{address:#x}" + (f" <{name}>" if name else "")
+
+    match stop:
+        case Shutdown(reason, via):
+            text = f"guest shutdown: {reason.name} (via {via})"
+        case Breakpoint(address):
+            text = f"breakpoint at {where(address)}"
+        case Watchpoint(address, kind):
+            text = f"{kind} watchpoint on {where(address)} at pc {where(machine.cpu.pc)}"
+        case SingleStep():
+            text = f"stepped to {where(machine.cpu.pc)}"
+        case HostInterrupt():
+            text = f"interrupted at {where(machine.cpu.pc)}"
+        case BudgetExhausted(count):
+            text = f"instruction budget exhausted after {count} instructions"
+        case Idle(pc):
+            text = f"guest idle in WFI at {where(pc)} with nothing to wake it"
+        case MachineFault(message):
+            text = f"machine fault: {message}"
+    return f"xgdbvm: vCPU 0 stopped: {text}"
