@@ -1,4 +1,5 @@
-from xgdbvm.cli import main
 import sys
+
+from xgdbvm.cli import main
 
 sys.exit(main())

@@ -17,7 +17,6 @@ import trio
 
 from xgdbvm.adapters.gdb_target import Close, GdbTarget, Reply, Resume
 from xgdbvm.machine.stop import SingleStep, StopReason
-from xgdbvm.server.describe import describe_stop
 from xgdbvm.rsp import (
     Capabilities,
     CommandReceived,
@@ -29,6 +28,7 @@ from xgdbvm.rsp import (
 )
 from xgdbvm.rsp.constants import ErrorCode
 from xgdbvm.rsp.session import ReplyFormat
+from xgdbvm.server.describe import describe_stop
 from xgdbvm.server.runner import MachineRunner
 
 log = logging.getLogger("xgdbvm.gdb")
