@@ -160,7 +160,12 @@ class GdbTarget:
     # -- stops ----------------------------------------------------------------------
 
     def stop_reply(self, stop: StopReason, fmt: ReplyFormat) -> bytes:
+        """The reply for a stop that just happened (also what ``?`` repeats later)."""
         self.last_stop = stop
+        return self._encode_stop(stop, fmt)
+
+    def _encode_stop(self, stop: StopReason | None, fmt: ReplyFormat) -> bytes:
+        """``None`` is the plain SIGTRAP stop of a guest halted before anything ran."""
         if isinstance(stop, Shutdown):
             kind, value = SHUTDOWN_REPLIES.get(stop.reason, ("X", GdbSignal.TERM))
             return (
@@ -193,11 +198,7 @@ class GdbTarget:
         )
 
     def _halt_reason(self, command: cmd.QueryHaltReason, fmt: ReplyFormat) -> Outcome:
-        stop = self.last_stop
-        if stop is None or isinstance(stop, Shutdown):
-            # A fresh attach: the guest is halted where it is, report a plain trap.
-            return Reply(self.stop_reply(HostInterrupt(), fmt).replace(b"T02", b"T05", 1))
-        return Reply(self.stop_reply(stop, fmt))
+        return Reply(self._encode_stop(self.last_stop, fmt))
 
     # -- registers ------------------------------------------------------------------
 

@@ -23,9 +23,9 @@ from xgdbvm.machine.events import ConsoleOutput, MachineEvent
 from xgdbvm.machine.machine import Machine
 from xgdbvm.machine.stop import Shutdown, StopReason
 from xgdbvm.machine.xen.abi import ShutdownReason
-from xgdbvm.rsp import CommandReceived, RspConnection, replies
+from xgdbvm.rsp import FrameDecoder, PacketReceived, encode_packet, replies
 from xgdbvm.server.endpoints import Endpoint, StdioEndpoint, TcpEndpoint, UnixEndpoint
-from xgdbvm.server.gdb_session import GdbSession, capabilities
+from xgdbvm.server.gdb_session import GdbSession
 from xgdbvm.server.runner import MachineRunner
 
 log = logging.getLogger("xgdbvm.server")
@@ -160,14 +160,12 @@ async def _unix_listener(endpoint: UnixEndpoint) -> trio.SocketListener:
 
 async def _refuse(stream: trio.abc.Stream, why: str) -> None:
     """Answer a second client's first packet with an error it will print, then close."""
-    conn = RspConnection(capabilities())
+    decoder = FrameDecoder()
     with trio.move_on_after(REFUSAL_TIMEOUT):
         while data := await stream.receive_some(4096):
-            if any(isinstance(e, CommandReceived) for e in conn.receive_data(data)):
-                conn.send(replies.error_text(why))
-                await stream.send_all(conn.data_to_send())
+            if any(isinstance(e, PacketReceived) for e in decoder.feed(data)):
+                await stream.send_all(b"+" + encode_packet(replies.error_text(why)))
                 return
-            await stream.send_all(conn.data_to_send())
 
 
 async def wait_for_signals(scope: trio.CancelScope) -> None:
