@@ -81,6 +81,10 @@ def _cut_hypervisor(tmp_path: Path) -> Path:
         (lambda tmp: ["--memory", "0"], "memory size 0x0 is out of range"),
         (lambda tmp: ["--memory", "lots"], "is not a size"),
         (lambda tmp: ["--arch", "arm32", "--image", str(firmware("arm64"))], "is not arm32"),
+        (lambda tmp: ["--gdb", "0.0.0.0:1234"], "not a loopback address; add --allow-remote"),
+        (lambda tmp: ["--gdb", "nonsense"], "is not HOST:PORT, unix:PATH or stdio"),
+        (lambda tmp: ["--gdb", "127.0.0.1:99999"], "port 99999 is out of range"),
+        (lambda tmp: ["--wait-for-gdb"], "--wait-for-gdb needs --gdb"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_status_2(tmp_path: Path, make_args, message: str) -> None:  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,53 @@ async def test_lldb_attaches_and_reads_pc() -> None:
             )
     out = result.stdout.decode(errors="replace")
     assert "pc = 0x0000000040080000" in out, out
+
+
+async def test_gdb_over_stdio_pipe(tmp_path: Path) -> None:
+    """`target remote | xgdbvm run --gdb stdio`: gdb starts the server as its pipe."""
+    script = tmp_path / "stdio.gdb"
+    script.write_text(
+        "set pagination off\nset confirm off\n"
+        f"target remote | {sys.executable} -m xgdbvm run --gdb stdio --wait-for-gdb\n"
+        "break guest_main\ncontinue\np boot_stage\ncontinue\n"
+    )
+    with trio.fail_after(GDB_TIMEOUT):
+        result = await trio.run_process(
+            ["gdb-multiarch", "-nx", "-batch", "-x", str(script), str(firmware("arm64"))],
+            capture_stdout=True,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    out = result.stdout.decode(errors="replace")
+    assert "Breakpoint 1, guest_main" in out, out
+    assert "[Inferior 1 (process 1) exited normally]" in out
+    # The guest console went to stderr, which gdb shows, not into the protocol stream.
+    assert "xgdbvm guest: hello from arm64" in out
+
+
+async def test_gdb_over_a_unix_socket(tmp_path: Path) -> None:
+    sock = tmp_path / "gdb.sock"
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(
+            lambda task_status: trio.run_process(
+                [
+                    sys.executable,
+                    "-m",
+                    "xgdbvm",
+                    "run",
+                    "--gdb",
+                    f"unix:{sock}",
+                    "--wait-for-gdb",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=False,
+                task_status=task_status,
+            )
+        )
+        await wait_until(sock.exists, timeout=GDB_TIMEOUT)
+        assert sock.stat().st_mode & 0o777 == 0o600
+        out = await gdb_batch("arm64", str(sock), "p/x $pc\ncontinue\n", tmp_path)
+        server.terminate()
+    assert "$1 = 0x40080000" in out, out
+    assert "exited normally" in out
