@@ -43,6 +43,7 @@ from xgdbvm.machine.stop import (
     Shutdown,
     SingleStep,
     StopReason,
+    Watchpoint,
 )
 from xgdbvm.machine.ucnative import InstructionClock
 from xgdbvm.machine.xen.abi import XEN_HYPERCALL_TAG
@@ -101,6 +102,7 @@ class Machine:
         self.clock = InstructionClock(self.uc)
         self._never = NEVER[config.arch]
         self._stop: StopReason | None = None
+        self.last_stop: StopReason | None = None
         self._host_stop = threading.Event()
         self._unmapped: tuple[str, int, int] | None = None
         self._traps: dict[int, Callable[[], None]] = {
@@ -128,6 +130,7 @@ class Machine:
         self.hypervisor.reset()
         self.clock.reset()
         self._stop = None
+        self.last_stop = None
         self._host_stop.clear()
         self.boot_state = self.board.load()
         self.cpu.reset(self.boot_state)
@@ -148,8 +151,6 @@ class Machine:
             self.uc.emu_start(self.cpu.resume_address(), self._never, count=1)
         except unicorn.UcError as error:
             return self._finish(self._emulation_error(error))
-        finally:
-            self.debug.skip_once_at(None)
         return self._finish(self._stop or SingleStep())
 
     def consume_stop_request(self) -> bool:
@@ -161,12 +162,16 @@ class Machine:
 
     def run(self, max_instructions: int | None = None) -> StopReason:
         deadline = None if max_instructions is None else self.clock.instructions + max_instructions
-        if self.debug.breakpoints or self.debug.watchpoints:
-            # Step off the instruction we stopped at, so its own breakpoint or
-            # watchpoint does not stop us again before anything ran.
+        pc = self.cpu.pc
+        if isinstance(self.last_stop, Watchpoint) and self.debug.watchpoints:
+            # The access we stopped at runs again: step over it with the watchpoint quiet.
             stop = self.step()
             if not isinstance(stop, SingleStep):
                 return stop
+        elif pc in self.debug.breakpoints:
+            # Let the breakpoint we stand on pass once. Cheaper than a one-instruction
+            # step, which makes Unicorn drop every translated block afterwards.
+            self.debug.skip_once_at(pc)
         self._stop = None
         while True:
             if self._host_stop.is_set():
@@ -205,6 +210,8 @@ class Machine:
     # -- internals ------------------------------------------------------------------
 
     def _finish(self, reason: StopReason) -> StopReason:
+        self.last_stop = reason
+        self.debug.skip_once_at(None)
         self._uart_console.flush()
         if isinstance(reason, Shutdown):
             self._emit(Lifecycle(kind="shutdown", detail=reason.reason.name))
