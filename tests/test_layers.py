@@ -31,7 +31,6 @@ def test_rsp_imports_only_the_standard_library_and_itself() -> None:
         f"{path.name}: {name}"
         for path in files
         for name in imported_top_levels(path)
-        if name.split(".")[0] not in sys.stdlib_module_names
-        and not name.startswith("xgdbvm.rsp")
+        if name.split(".")[0] not in sys.stdlib_module_names and not name.startswith("xgdbvm.rsp")
     }
     assert not offenders

@@ -22,6 +22,10 @@
 #define __HYPERVISOR_event_channel_op   32
 #define __HYPERVISOR_hvm_op             34
 
+/* Guest pages are 4 KiB for the ABI on both architectures. */
+#define XEN_PAGE_SHIFT                  12
+#define XEN_PAGE_SIZE                   4096
+
 /* xen_version sub-commands. */
 #define XENVER_version                  0   /* returns (major << 16) | minor */
 #define XENVER_extraversion             1   /* char[16] */
@@ -72,6 +76,7 @@
 #define XENMEM_remove_from_physmap      15
 #define XENMAPSPACE_shared_info         0
 #define XENMAPSPACE_grant_table         1
+#define MEMOP_CMD_MASK                  0x3f
 
 /* event_channel_op sub-commands. */
 #define EVTCHNOP_bind_interdomain       0
@@ -83,7 +88,18 @@
 #define EVTCHNOP_bind_ipi               7
 #define EVTCHNOP_bind_vcpu              8
 #define EVTCHNOP_unmask                 9
+#define EVTCHNOP_reset                  10
 #define EVTCHNOP_init_control           11
+
+/* VIRQs (event_channel bind_virq). VIRQ_DEBUG is per-vCPU. */
+#define VIRQ_TIMER                      0
+#define VIRQ_DEBUG                      1
+#define VIRQ_CONSOLE                    2
+
+/* 2-level event channel ABI: 64 words of 64 bits = 4096 ports. */
+#define EVTCHN_2L_NR_CHANNELS           4096
+#define EVTCHN_WORD_BITS                64
+#define EVTCHN_2L_NR_WORDS              64
 
 /* hvm_op sub-commands and parameters. */
 #define HVMOP_set_param                 0
@@ -93,6 +109,10 @@
 #define HVM_PARAM_STORE_EVTCHN          2
 #define HVM_PARAM_CONSOLE_PFN           17
 #define HVM_PARAM_CONSOLE_EVTCHN        18
+/* HVM_PARAM_CALLBACK_IRQ on ARM: type in bits 63:56 (2 = PPI), flags in
+ * 15:8 (bit 8 edge, bit 9 active low), PPI INTID in 7:0. */
+#define HVM_PARAM_CALLBACK_TYPE_SHIFT   56
+#define HVM_PARAM_CALLBACK_TYPE_PPI     2
 
 /* vcpu_op sub-commands that work on ARM. */
 #define VCPUOP_register_runstate_memory_area 5
@@ -107,13 +127,36 @@
 #define GNTTABOP_get_version            10
 
 #define DOMID_SELF                      0x7FF0
+#define DOMID_INVALID                   0x7FF4
 
-/* Xen errno values (returned negated). */
+/* Xen errno values (returned negated); public/errno.h. */
 #define XEN_EPERM                       1
 #define XEN_ENOENT                      2
+#define XEN_ESRCH                       3
+#define XEN_EINTR                       4
+#define XEN_EIO                         5
+#define XEN_ENXIO                       6
+#define XEN_E2BIG                       7
+#define XEN_EBADF                       9
+#define XEN_EAGAIN                      11
+#define XEN_ENOMEM                      12
+#define XEN_EACCES                      13
 #define XEN_EFAULT                      14
+#define XEN_EBUSY                       16
+#define XEN_EEXIST                      17
+#define XEN_ENODEV                      19
+#define XEN_EISDIR                      21
 #define XEN_EINVAL                      22
+#define XEN_ENOSPC                      28
+#define XEN_EROFS                       30
+#define XEN_ERANGE                      34
 #define XEN_ENOSYS                      38
+#define XEN_ENOTEMPTY                   39
+#define XEN_ENODATA                     61
+#define XEN_EOVERFLOW                   75
+#define XEN_EOPNOTSUPP                  95
+#define XEN_EISCONN                     106
+#define XEN_ETIMEDOUT                   110
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>
@@ -145,6 +188,81 @@ struct xen_add_to_physmap {
     uint64_t idx;
     uint64_t gpfn;
 };
+
+/*
+ * shared_info and vcpu_info (public/xen.h, public/arch-arm.h).  On ARM
+ * xen_ulong_t is 64 bits on both arm32 and arm64, arch_vcpu_info and
+ * arch_shared_info are empty, and byte 1 of vcpu_info (x86's
+ * evtchn_upcall_mask) is plain padding: delivery is gated by the GIC.
+ */
+struct vcpu_time_info {
+    uint32_t version;
+    uint32_t pad0;
+    uint64_t tsc_timestamp;
+    uint64_t system_time;
+    uint32_t tsc_to_system_mul;
+    int8_t tsc_shift;
+    uint8_t flags;
+    uint8_t pad1[2];
+};
+
+struct vcpu_info {
+    uint8_t evtchn_upcall_pending;
+    uint8_t pad0;               /* evtchn_upcall_mask on x86 */
+    uint8_t pad1[6];
+    uint64_t evtchn_pending_sel;
+    struct vcpu_time_info time; /* never updated by Xen on ARM */
+};
+
+struct shared_info {
+    struct vcpu_info vcpu_info[1];          /* XEN_LEGACY_MAX_VCPUS = 1 */
+    uint64_t evtchn_pending[EVTCHN_2L_NR_WORDS];
+    uint64_t evtchn_mask[EVTCHN_2L_NR_WORDS];
+    uint32_t wc_version;                    /* odd while Xen updates */
+    uint32_t wc_sec;
+    uint32_t wc_nsec;
+    uint32_t wc_sec_hi;
+};
+
+/* VCPUOP_register_vcpu_info argument (16 bytes). */
+struct vcpu_register_vcpu_info {
+    uint64_t mfn;           /* guest frame number of the page holding it */
+    uint32_t offset;        /* offset inside that page */
+    uint32_t rsvd;
+};
+
+/* event_channel_op arguments. */
+struct evtchn_alloc_unbound {
+    uint16_t dom, remote_dom;   /* IN */
+    uint32_t port;              /* OUT */
+};
+struct evtchn_bind_interdomain {
+    uint16_t remote_dom;        /* IN */
+    uint16_t pad;
+    uint32_t remote_port;       /* IN */
+    uint32_t local_port;        /* OUT */
+};
+struct evtchn_bind_virq {
+    uint32_t virq;              /* IN */
+    uint32_t vcpu;              /* IN */
+    uint32_t port;              /* OUT */
+};
+struct evtchn_port_op {         /* close, send, unmask: just the port */
+    uint32_t port;
+};
+
+_Static_assert(sizeof(struct vcpu_time_info) == 32, "vcpu_time_info layout");
+_Static_assert(sizeof(struct vcpu_info) == 48, "vcpu_info layout");
+_Static_assert(__builtin_offsetof(struct vcpu_info, evtchn_pending_sel) == 8, "vcpu_info layout");
+_Static_assert(sizeof(struct shared_info) == 1088, "shared_info layout");
+_Static_assert(__builtin_offsetof(struct shared_info, evtchn_pending) == 48, "shared_info layout");
+_Static_assert(__builtin_offsetof(struct shared_info, evtchn_mask) == 560, "shared_info layout");
+_Static_assert(__builtin_offsetof(struct shared_info, wc_version) == 1072, "shared_info layout");
+_Static_assert(__builtin_offsetof(struct shared_info, wc_sec_hi) == 1084, "shared_info layout");
+_Static_assert(sizeof(struct vcpu_register_vcpu_info) == 16, "register_vcpu_info layout");
+_Static_assert(sizeof(struct evtchn_alloc_unbound) == 8, "alloc_unbound layout");
+_Static_assert(sizeof(struct evtchn_bind_interdomain) == 12, "bind_interdomain layout");
+_Static_assert(sizeof(struct evtchn_bind_virq) == 12, "bind_virq layout");
 
 _Static_assert(sizeof(struct xen_feature_info) == 8, "xen_feature_info layout");
 _Static_assert(sizeof(struct sched_shutdown) == 4, "sched_shutdown layout");

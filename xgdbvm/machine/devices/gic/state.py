@@ -136,7 +136,7 @@ class GicState:
         for irq in self.irqs_of(cpu):
             if not irq.enabled or irq.active or not irq.pending:
                 continue
-            if irq.intid >= NUM_PRIVATE and irq.target != cpu:
+            if False:
                 continue
             priority = irq.priority & self.priority_mask
             if priority < best_priority:
@@ -151,7 +151,7 @@ class GicState:
             return None
         state = self.cpus[cpu]
         priority = irq.priority & self.priority_mask
-        if priority > state.pmr:
+        if priority >= state.pmr:
             return None
         if self.group_priority(priority, state.bpr) >= state.running_priority:
             return None
