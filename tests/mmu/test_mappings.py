@@ -12,6 +12,7 @@ from xgdbvm.machine.mmu import (
     TableFormat,
     Ttbcr,
     mappings,
+    translate,
 )
 from xgdbvm.machine.mmu.regime import Sctlr32
 
@@ -138,6 +139,17 @@ def test_lpae_map_over_both_ttbrs(mem: PhysMem) -> None:
         (0x8000_0000, 1 << 30, 0x1_0000_0000),
         (0xC000_0000, 1 << 21, 0x4000_0000),
     ]
+
+
+def test_lpae_ttbr1_takes_the_rest_when_t1sz_is_zero(mem: PhysMem) -> None:
+    high = LongTables(mem, 12, 32, ROOT1, POOL1)  # T1SZ=0: a full 32-bit table
+    high.map(0x0000_0000, 0x1_0000_0000, 1 << 30, leaf())  # below 2G: TTBR0's, never used
+    high.map(0xC000_0000, 0x2_0000_0000, 1 << 30, leaf())
+    mem.back(ROOT0, 4096)
+    r = Arm32Regime(sctlr=Sctlr32.M, ttbcr=Ttbcr.EAE | 1, ttbr0=ROOT0, ttbr1=ROOT1)
+    assert spans(mappings(r, mem)) == [(0xC000_0000, 1 << 30, 0x2_0000_0000)]
+    t = translate(r, mem, 0xC000_0004)
+    assert (t.ttbr, t.ipa) == (1, 0x2_0000_0004)
 
 
 def test_mmu_off_is_one_identity_range(mem: PhysMem) -> None:

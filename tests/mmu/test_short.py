@@ -144,6 +144,8 @@ def test_domain_fault(mem: PhysMem, tables: ShortTables) -> None:
     assert section.fault is not None
     assert (section.fault.kind, section.fault.level) == (FaultKind.DOMAIN, 1)
     assert section.fault.fsr(Access.READ) == 0x059
+    assert section.attributes is not None
+    assert str(section.attributes.permissions) == "EL1:--- EL0:---"
     page = translate(r, mem, 0x0200_0000)
     assert page.fault is not None and page.fault.fsr(Access.WRITE) == 0x85B
     assert check(page, Access.READ, True) is page.fault

@@ -28,10 +28,12 @@ from xgdbvm.machine.mmu.memattr import long_shareability, mair_attr, mair_memory
 from xgdbvm.machine.mmu.permissions import aarch64_permissions, lpae_permissions
 from xgdbvm.machine.mmu.result import (
     Attributes,
+    Leaf,
     PhysicalReadError,
     ReadPhys,
     StepKind,
     Translation,
+    WalkBudget,
     WalkStep,
     human_size,
 )
@@ -166,25 +168,6 @@ def walk(geometry: LongGeometry, read_phys: ReadPhys, va: int) -> Translation:
             span,
             geometry.ttbr,
         )
-
-
-class WalkBudget:
-    """Shared limits of one enumeration: tables left, and tables that could not be read."""
-
-    def __init__(self, tables: int) -> None:
-        self.tables = tables
-        self.exhausted = False
-        self.unreadable: list[int] = []
-
-    def take_table(self) -> bool:
-        if self.tables <= 0:
-            self.exhausted = True
-            return False
-        self.tables -= 1
-        return True
-
-
-Leaf = tuple[int, int, int, Attributes]  # va, size, ipa, attributes
 
 
 def leaves(

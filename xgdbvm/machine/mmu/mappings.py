@@ -18,9 +18,8 @@ from typing import Any
 from xgdbvm.machine.mmu import long, short
 from xgdbvm.machine.mmu.fault import TableFormat
 from xgdbvm.machine.mmu.geometry import Region, aarch64_regions, lpae_regions
-from xgdbvm.machine.mmu.long import Leaf, WalkBudget
 from xgdbvm.machine.mmu.regime import MAX_PA_BITS, Arm32Regime, Arm64Regime, Regime
-from xgdbvm.machine.mmu.result import MappedRange, PageTableMap, ReadPhys
+from xgdbvm.machine.mmu.result import Leaf, MappedRange, PageTableMap, ReadPhys, WalkBudget
 from xgdbvm.machine.mmu.translate import MMU_OFF_ATTRIBUTES
 
 DEFAULT_LIMIT = 4096

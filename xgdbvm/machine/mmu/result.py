@@ -91,6 +91,7 @@ class Permissions:
 
 
 ALL_PERMISSIONS = Permissions(True, True, True, True, True, True)
+NO_PERMISSIONS = Permissions(False, False, False, False, False, False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +160,26 @@ class PageTableMap:
     ranges: tuple[MappedRange, ...]
     truncated: bool = False  # the range or table budget ran out before the end
     unreadable_tables: tuple[int, ...] = ()  # table IPAs read_phys refused (skipped)
+
+
+class WalkBudget:
+    """Shared limits of one enumeration: tables left, and tables that could not be read."""
+
+    def __init__(self, tables: int) -> None:
+        self.tables = tables
+        self.exhausted = False
+        self.unreadable: list[int] = []
+
+    def take_table(self) -> bool:
+        if self.tables <= 0:
+            self.exhausted = True
+            return False
+        self.tables -= 1
+        return True
+
+
+Leaf: TypeAlias = tuple[int, int, int, Attributes]
+"""One leaf found while enumerating: va, size, ipa, attributes."""
 
 
 def human_size(size: int) -> str:

@@ -29,16 +29,18 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from xgdbvm.machine.mmu.fault import Fault, FaultKind, TableFormat
-from xgdbvm.machine.mmu.long import Leaf, WalkBudget
 from xgdbvm.machine.mmu.memattr import remap_memory, tex_memory
 from xgdbvm.machine.mmu.permissions import short_permissions
 from xgdbvm.machine.mmu.regime import Arm32Regime, Sctlr32, Ttbcr
 from xgdbvm.machine.mmu.result import (
+    NO_PERMISSIONS,
     Attributes,
+    Leaf,
     PhysicalReadError,
     ReadPhys,
     StepKind,
     Translation,
+    WalkBudget,
     WalkStep,
     human_size,
 )
@@ -98,15 +100,18 @@ def _attributes(leaf: _Leaf, regime: Arm32Regime) -> Attributes:
         memory, share = remap_memory(regime.prrr, regime.nmrr, leaf.tex, leaf.c, leaf.b, leaf.s)
     else:
         memory, share = tex_memory(leaf.tex, leaf.c, leaf.b, leaf.s)
+    domain = regime.domain_access(leaf.domain)
     permissions = short_permissions(
         leaf.ap,
         leaf.xn,
         leaf.pxn,
         afe=afe,
-        manager=regime.domain_access(leaf.domain) == DOMAIN_MANAGER,
+        manager=domain == DOMAIN_MANAGER,
         wxn=bool(sctlr & Sctlr32.WXN),
         uwxn=bool(sctlr & Sctlr32.UWXN),
     )
+    if domain not in (DOMAIN_CLIENT, DOMAIN_MANAGER):
+        permissions = NO_PERMISSIONS  # every access takes a domain fault
     return Attributes(
         permissions=permissions,
         memory=memory,
