@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from xgdbvm.machine.memory import GuestMemoryFault
+from xgdbvm.machine.memory import Backing, Extent, FrameKind, GuestMemoryFault, PhysicalMemory
 from xgdbvm.machine.xen.abi import Hypercall, ShutdownReason, XenVer
 from xgdbvm.machine.xen.domain import DomainConfig
 from xgdbvm.machine.xen.errno import XenErrno, errno_name
@@ -37,15 +37,35 @@ class FakeGuest:
         self.mem[off : off + len(data)] = data
 
 
+class FakeUc:
+    """Stands in for Unicorn's memory mapping calls (the p2m mirrors into it)."""
+
+    def __init__(self) -> None:
+        self.mapped: dict[int, int] = {}
+
+    def mem_map_ptr(self, address: int, size: int, prot: int, host: int) -> None:
+        self.mapped[address] = size
+
+    def mem_unmap(self, address: int, size: int) -> None:
+        self.mapped.pop(address, None)
+
+
+RAM_GFN, RAM_PAGES = 0x40000, 256
+
+
 def make(dom0: bool = False) -> tuple[Hypervisor, FakeGuest, list[bytes]]:
     guest = FakeGuest()
     lines: list[bytes] = []
+    p2m = PhysicalMemory(FakeUc())
+    ram = p2m.add_backing(Backing.allocate("ram0", RAM_PAGES * 4096, lambda off: 0x80000000 + off))
     hv = Hypervisor(
         DomainConfig(dom0=dom0),
         "arm64",
         (4, 19),
         FaultingGuestAccess(guest.read, guest.write),
         lines.append,
+        p2m,
+        (Extent(RAM_GFN, RAM_PAGES, FrameKind.RAM, ram, 0),),
     )
     return hv, guest, lines
 

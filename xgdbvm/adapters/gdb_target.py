@@ -353,9 +353,14 @@ class GdbTarget:
         return Reply(replies.xfer_chunk(build(), command.offset, command.length))
 
     def _memory_map(self) -> bytes:
-        return memory_map_xml(
-            MemoryRegion(r.base, r.size, MemoryType.RAM) for r in self.machine.memory.regions
-        )
+        regions: list[MemoryRegion] = []
+        for extent in self.machine.memory.extents:
+            start, length = extent.gfn << 12, extent.count << 12
+            if regions and regions[-1].start + regions[-1].length == start:
+                last = regions.pop()
+                start, length = last.start, last.length + length
+            regions.append(MemoryRegion(start, length, MemoryType.RAM))
+        return memory_map_xml(regions)
 
     def _host_info(self, command: cmd.QueryHostInfo, fmt: ReplyFormat) -> Outcome:
         arch = self.machine.config.arch

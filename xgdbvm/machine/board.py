@@ -22,7 +22,16 @@ from xgdbvm.machine.devices.pl011 import Pl011
 from xgdbvm.machine.devicetree import DeviceNode, DeviceTree, HypervisorNode, MemoryBank
 from xgdbvm.machine.errors import ConfigError
 from xgdbvm.machine.image import GuestImage, load_image
-from xgdbvm.machine.memory import PAGE_SIZE, PhysicalMemory, RegionKind
+from xgdbvm.machine.memory import (
+    PAGE_SHIFT,
+    PAGE_SIZE,
+    SCATTER_POOL_BASE,
+    Backing,
+    Extent,
+    FrameKind,
+    P2mLayout,
+    PhysicalMemory,
+)
 from xgdbvm.machine.mmio import ByteSink, MmioDevice
 from xgdbvm.machine.xen.domain import DomainConfig
 
@@ -36,6 +45,7 @@ MIN_MEMORY = 16 * MiB
 MAX_MEMORY = 64 * GiB
 DTB_MAX = 2 * MiB
 UART_COMPATIBLES = ("arm,sbsa-uart", "arm,pl011")
+CHUNK_2M = 2 * MiB
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,13 @@ class MachineConfig:
     memory: int = 128 * MiB
     bootargs: str | None = None
     domain: DomainConfig = field(default_factory=DomainConfig)
+    p2m: P2mLayout | None = None  # None: scatter for a domU, identity for dom0
+
+    @property
+    def p2m_layout(self) -> P2mLayout:
+        if self.p2m is not None:
+            return self.p2m
+        return P2mLayout("identity" if self.domain.dom0 else "scatter")
 
 
 @dataclass(frozen=True)
@@ -123,15 +140,18 @@ class Board:
         tree.set_memory(list(banks))
         if config.bootargs is not None:
             tree.set_bootargs(config.bootargs)
+        layout = config.p2m_layout
+        if layout.kind == "offset":
+            # Where a dom0 kernel's RAM really is, for DMA (the offset scheme for
+            # platforms whose kernels need RAM at a fixed start).
+            tree.set_hypervisor_property("dma-offset", layout.offset)
         self.dtb = tree.to_blob()
         self.bootargs = tree.bootargs()
         if len(self.dtb) > DTB_MAX:
             raise ConfigError(f"{config.dts}: device tree is larger than 2 MiB")
         dtb_address = dtb_placement(banks[0], image, len(self.dtb))
 
-        for index, bank in enumerate(banks):
-            memory.add_ram(bank.base, bank.size, f"ram{index}")
-        memory.add_ram(GUEST_MAGIC_BASE, NR_MAGIC_PAGES * PAGE_SIZE, "magic", RegionKind.MAGIC)
+        self.initial_extents = self._populate(memory, banks, layout)
 
         self.uart = Pl011(uart_sink)
         self.devices: dict[str, tuple[int, MmioDevice]] = {}
@@ -140,6 +160,40 @@ class Board:
         self.layout = Layout(
             banks, GUEST_MAGIC_BASE, dtb_address, len(self.dtb), image, uart, hypervisor
         )
+
+    @staticmethod
+    def _populate(
+        memory: PhysicalMemory, banks: tuple[MemoryBank, ...], layout: P2mLayout
+    ) -> tuple[Extent, ...]:
+        """Machine frames for RAM and magic pages and the p2m extents over them (not
+        mapped yet: the hypervisor's domain memory maps them, and again on every reset)."""
+        extents = []
+        for index, bank in enumerate(banks):
+            chunk_base = SCATTER_POOL_BASE + index * 0x10_0000_0000
+            backing = memory.add_backing(
+                Backing.allocate(
+                    f"ram{index}",
+                    bank.size,
+                    layout.machine_addresses(bank.base, bank.size, chunk_base),
+                )
+            )
+            extents.append(
+                Extent(bank.base >> PAGE_SHIFT, bank.size >> PAGE_SHIFT, FrameKind.RAM, backing, 0)
+            )
+        magic_size = NR_MAGIC_PAGES * PAGE_SIZE
+        magic = memory.add_backing(
+            Backing.allocate(
+                "magic",
+                magic_size,
+                layout.machine_addresses(
+                    GUEST_MAGIC_BASE, magic_size, SCATTER_POOL_BASE - CHUNK_2M
+                ),
+            )
+        )
+        extents.append(
+            Extent(GUEST_MAGIC_BASE >> PAGE_SHIFT, NR_MAGIC_PAGES, FrameKind.MAGIC, magic, 0)
+        )
+        return tuple(extents)
 
     def _map_device(self, name: str, base: int, device: MmioDevice) -> None:
         read: Callable[..., int] = lambda uc, offset, size, data: device.read(offset, size)  # noqa: E731
@@ -151,8 +205,7 @@ class Board:
         self.devices[name] = (base, device)
 
     def load(self) -> BootState:
-        """Put the image and DTB in (zeroed) RAM; returns the vCPU's boot state."""
-        self._memory.clear()
+        """Put the image and DTB in RAM (the p2m is fresh); returns the vCPU's boot state."""
         for segment in self.layout.image.segments:
             self._memory.write(segment.address, segment.data)
         self._memory.write(self.layout.dtb_address, self.dtb)

@@ -180,6 +180,10 @@ class DeviceTree:
                 return
         raise ConfigError(f"{self.origin}: no memory node")
 
+    def set_hypervisor_property(self, name: str, value: int) -> None:
+        """A 64-bit value (two cells) on /hypervisor."""
+        self._fdt.set_property(name, _split(value, 2), path="/hypervisor")
+
     def set_bootargs(self, bootargs: str) -> None:
         if self._fdt.exist_node("/chosen"):
             self._fdt.set_property("bootargs", bootargs, path="/chosen")

@@ -76,8 +76,36 @@ class Lifecycle(EventContext):
     extra: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, kw_only=True)
+class P2mChanged(EventContext):
+    """The hypervisor changed the p2m (add_to_physmap, populate_physmap, ...)."""
+
+    op: str
+    gfn: int
+    count: int
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stage2Fault(EventContext):
+    """A guest access that stage 2 refused; the guest receives an abort."""
+
+    access: str  # "read", "write" or "fetch"
+    va: int
+    ipa: int | None
+    size: int
+    why: str
+
+
 MachineEvent = (
-    ConsoleOutput | HypercallEnter | HypercallExit | SmcccCall | ExceptionInjected | Lifecycle
+    ConsoleOutput
+    | HypercallEnter
+    | HypercallExit
+    | SmcccCall
+    | ExceptionInjected
+    | Lifecycle
+    | P2mChanged
+    | Stage2Fault
 )
 
 

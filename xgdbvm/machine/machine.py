@@ -32,6 +32,7 @@ from xgdbvm.machine.events import (
     Lifecycle,
     MachineEvent,
     Observers,
+    P2mChanged,
     SmcccCall,
 )
 from xgdbvm.machine.memory import GuestMemoryFault, PhysicalMemory
@@ -51,6 +52,7 @@ from xgdbvm.machine.xen.errno import errno_name
 from xgdbvm.machine.xen.guest import FaultingGuestAccess
 from xgdbvm.machine.xen.hypercall import hypercall_name
 from xgdbvm.machine.xen.hypervisor import Hypervisor
+from xgdbvm.machine.xen.memory_op import P2mChange
 
 log = logging.getLogger("xgdbvm.machine")
 
@@ -98,6 +100,9 @@ class Machine:
             self.board.layout.hypervisor.version,
             self.guest,
             lambda line: self._console(ConsoleSource.XEN, line),
+            self.memory,
+            self.board.initial_extents,
+            self._p2m_changed,
         )
         self.clock = InstructionClock(self.uc)
         self._never = NEVER[config.arch]
@@ -220,6 +225,18 @@ class Machine:
     def _emit(self, event: MachineEvent) -> None:
         if self.observers:
             self.observers.emit(event)
+
+    def _p2m_changed(self, change: P2mChange) -> None:
+        self._emit(
+            P2mChanged(
+                op=change.op,
+                gfn=change.gfn,
+                count=change.count,
+                detail=change.detail,
+                pc=self.cpu.pc,
+                icount=self.clock.instructions,
+            )
+        )
 
     def _console(self, source: ConsoleSource, data: bytes) -> None:
         self._emit(

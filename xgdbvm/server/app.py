@@ -138,7 +138,11 @@ class Server:
                 target.last_stop = self.runner.last_stop
                 session = GdbSession(stream, self.runner, target, self._announce)
                 self._announce("xgdbvm: GDB client attached")
-                await session.serve()
+                try:
+                    await session.serve()
+                except Exception:
+                    # One broken session must not take the listener (and the VM) with it.
+                    log.exception("GDB session ended by an internal error")
                 if session.kill_requested:
                     self.machine.reset()
                     self.runner.last_stop = None

@@ -130,7 +130,14 @@ class GdbSession:
 
     async def _command(self, command: object, nursery: trio.Nursery) -> bool:
         """Answer one command; False ends the session."""
-        outcome = self._target.handle(command, self._fmt)  # type: ignore[arg-type]
+        try:
+            outcome = self._target.handle(command, self._fmt)  # type: ignore[arg-type]
+        except Exception:
+            # A bug of ours must cost the client one packet, not the session or the server.
+            log.exception("internal error answering %r", command)
+            outcome = Reply(
+                replies.error(ErrorCode.EIO, "internal error in xgdbvm (logged)", fmt=self._fmt)
+            )
         match outcome:
             case Reply(payload, console):
                 for text in console:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from xgdbvm.machine.memory import Extent, PhysicalMemory
 from xgdbvm.machine.xen.console import ConsoleIo
 from xgdbvm.machine.xen.domain import DomainConfig, DomainState
 from xgdbvm.machine.xen.guest import GuestAccess
 from xgdbvm.machine.xen.hypercall import Call, Dispatcher
+from xgdbvm.machine.xen.memory_op import MemoryOps, P2mChange
+from xgdbvm.machine.xen.physmap import DomainMemory
 from xgdbvm.machine.xen.sched import SchedOps
 from xgdbvm.machine.xen.smccc import Smccc, SmcccResult
 from xgdbvm.machine.xen.version import XenVersion
@@ -27,6 +30,9 @@ class Hypervisor:
         version: tuple[int, int],
         guest: GuestAccess,
         console_line: Callable[[bytes], None],
+        p2m: PhysicalMemory,
+        initial_p2m: tuple[Extent, ...],
+        on_p2m_change: Callable[[P2mChange], None] | None = None,
     ) -> None:
         self.config = config
         self.version = version
@@ -34,10 +40,14 @@ class Hypervisor:
         self.dispatcher = Dispatcher()
         self.console = ConsoleIo(config, guest, console_line)
         self.smccc = Smccc(self.state)
+        self.memory = DomainMemory(p2m)
+        self.memory.set_initial(initial_p2m)
+        self.memory_ops = MemoryOps(config, self.memory, guest, on_p2m_change)
         for service in (
             XenVersion(config, version, CAPABILITIES[arch], guest),
             self.console,
             SchedOps(self.state, guest),
+            self.memory_ops,
         ):
             self.dispatcher.register(service.hypercalls())
 
@@ -51,4 +61,6 @@ class Hypervisor:
     def reset(self) -> None:
         self.state.reset()
         self.console.reset()
+        self.memory.reset()
+        self.memory_ops.reset()
         self.dispatcher.stats.clear()
