@@ -150,12 +150,9 @@ class DomainMemory:
             self._drop(page)
         return True
 
-    def increase(self, order: int) -> bool:
-        """Account 2^order more pages (auto-translated guests then populate them)."""
-        count = 1 << order
-        if self.tot_pages + count > self.max_pages:
-            return False
-        return True
+    def headroom(self, order: int) -> int:
+        """How many more extents of 2^order pages the domain may own."""
+        return max(self.max_pages - self.tot_pages, 0) >> order
 
     def maximum_gpfn(self) -> int:
         extents = self.p2m.extents
