@@ -226,7 +226,7 @@ class GdbTarget:
 
     def _read_memory(self, command: cmd.ReadMemory, fmt: ReplyFormat) -> Outcome:
         try:
-            data = self.machine.read_virtual(command.address, command.length)
+            data = self.machine.debug_read(command.address, command.length)
         except GuestMemoryFault:
             data = self._read_partial(command.address, command.length)
             if not data:
@@ -240,7 +240,7 @@ class GdbTarget:
         while length > 0:
             chunk = min(length, page - (address % page))
             try:
-                data += self.machine.read_virtual(address, chunk)
+                data += self.machine.debug_read(address, chunk)
             except GuestMemoryFault:
                 break
             address += chunk

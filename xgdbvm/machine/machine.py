@@ -35,7 +35,8 @@ from xgdbvm.machine.events import (
     P2mChanged,
     SmcccCall,
 )
-from xgdbvm.machine.memory import GuestMemoryFault, PhysicalMemory
+from xgdbvm.machine.memory import PAGE_SIZE, GuestMemoryFault, PhysicalMemory
+from xgdbvm.machine.mmu import Access, PhysicalReadError, Translation, check, translate
 from xgdbvm.machine.stop import (
     BudgetExhausted,
     HostInterrupt,
@@ -202,15 +203,64 @@ class Machine:
     def debug_write(self, va: int, data: bytes) -> None:
         """A debugger's write: also drops translated code for the range, which a
         write straight into shared RAM would otherwise leave stale."""
-        self.write_virtual(va, data)
-        if data:
-            self.uc.ctl_remove_cache(va, va + len(data))
+        spans = self._virtual_spans(va, len(data), None)
+        done = 0
+        for ipa, length in spans:
+            self.memory.write(ipa, data[done : done + length])
+            # Unicorn's cache removal takes the guest-virtual address and walks it itself.
+            self.uc.ctl_remove_cache(va + done, va + done + length)
+            done += length
 
-    def read_virtual(self, va: int, size: int) -> bytes:
-        return self.memory.read(va, size)
+    def debug_read(self, va: int, size: int) -> bytes:
+        """A debugger's read: translation without permission checks."""
+        return self.read_virtual(va, size, None)
 
-    def write_virtual(self, va: int, data: bytes) -> None:
-        self.memory.write(va, data)
+    def translate(self, va: int) -> Translation:
+        """The guest's stage-1 walk of ``va`` with its current MMU registers."""
+        return translate(self.cpu.translation_regime(), self._read_table, va)
+
+    def _read_table(self, ipa: int, size: int) -> bytes:
+        try:
+            return self.memory.read(ipa, size)
+        except GuestMemoryFault:
+            raise PhysicalReadError(ipa, size) from None
+
+    def virtual_to_ipa(self, va: int, access: Access | None = None) -> int:
+        """Stage 1 as the vCPU would do it; with ``access``, its permissions too
+        (hypercall copies use the guest kernel's rights, a debugger's use none)."""
+        regime = self.cpu.translation_regime()
+        if not regime.enabled:
+            return va
+        walk = translate(regime, self._read_table, va)
+        fault = walk.fault
+        if fault is None and access is not None:
+            fault = check(walk, access, privileged=self.cpu.privileged())
+        if fault is not None or walk.ipa is None:
+            why = f"stage 1 {fault.kind.value} fault at level {fault.level}" if fault else "no IPA"
+            raise GuestMemoryFault(va, 1, why)
+        return walk.ipa
+
+    def _virtual_spans(self, va: int, size: int, access: Access | None) -> list[tuple[int, int]]:
+        """(ipa, length) pieces of a virtual range, split at 4 KiB pages."""
+        if not self.cpu.translation_regime().enabled:
+            return [(va, size)]
+        spans = []
+        while size > 0:
+            length = min(size, PAGE_SIZE - (va & (PAGE_SIZE - 1)))
+            spans.append((self.virtual_to_ipa(va, access), length))
+            va += length
+            size -= length
+        return spans
+
+    def read_virtual(self, va: int, size: int, access: Access | None = Access.READ) -> bytes:
+        spans = self._virtual_spans(va, size, access)
+        return b"".join(self.memory.read(ipa, n) for ipa, n in spans)
+
+    def write_virtual(self, va: int, data: bytes, access: Access | None = Access.WRITE) -> None:
+        done = 0
+        for ipa, length in self._virtual_spans(va, len(data), access):
+            self.memory.write(ipa, data[done : done + length])
+            done += length
 
     # -- internals ------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ import unicorn
 from unicorn import arm_const as a32
 
 from xgdbvm.machine.cpu.base import BootState, Fetch, HypercallAbi, RegisterAccess
+from xgdbvm.machine.mmu import Arm32Regime
 from xgdbvm.machine.ucnative import RegisterFile
 
 
@@ -71,6 +72,7 @@ SCTLR_V, SCTLR_EE, SCTLR_TE = 1 << 13, 1 << 25, 1 << 30
 RESET_CPSR = 0x400001D3
 RESET_SCTLR = 0x00C50078
 SCR_NS, SCR_HCE = 1 << 0, 1 << 8
+TTBCR_EAE = 1 << 31
 
 VECTOR_UNDEF, VECTOR_SVC, VECTOR_PABT, VECTOR_DABT, VECTOR_IRQ = 0x04, 0x08, 0x0C, 0x10, 0x18
 IFSR_DEBUG_EVENT = 0x2  # FS = 0b00010: debug event (BKPT)
@@ -123,6 +125,27 @@ class Arm32Cpu:
 
     def write_cp15(self, reg: Cp15, value: int) -> None:
         self.uc.reg_write(a32.UC_ARM_REG_CP_REG, (*reg.cp_tuple, value & 0xFFFF_FFFF))
+
+    def read_cp15_64(self, crm: int, opc1: int) -> int:
+        """A 64-bit CP15 register (MRRC form), e.g. the LPAE TTBRs."""
+        return int(self.uc.reg_read(a32.UC_ARM_REG_CP_REG, (15, 1, 0, 0, crm, opc1, 0, 0)))
+
+    def translation_regime(self) -> Arm32Regime:
+        ttbcr = self.read_cp15(Cp15.TTBCR)
+        lpae = bool(ttbcr & TTBCR_EAE)
+        return Arm32Regime(
+            sctlr=self.read_cp15(Cp15.SCTLR),
+            ttbcr=ttbcr,
+            ttbr0=self.read_cp15_64(2, 0) if lpae else self.read_cp15(Cp15.TTBR0),
+            ttbr1=self.read_cp15_64(2, 1) if lpae else self.read_cp15(Cp15.TTBR1),
+            dacr=self.read_cp15(Cp15.DACR),
+            contextidr=self.read_cp15(Cp15.CONTEXTIDR),
+            mair0=self.read_cp15(Cp15.PRRR),
+            mair1=self.read_cp15(Cp15.NMRR),
+        )
+
+    def privileged(self) -> bool:
+        return self.read_reg(a32.UC_ARM_REG_CPSR) & 0x1F != Mode.USR
 
     def reset(self, boot: BootState) -> None:
         self.write_cp15(Cp15.SCR, SCR_NS | SCR_HCE)

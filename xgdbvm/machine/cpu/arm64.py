@@ -23,6 +23,7 @@ import unicorn
 from unicorn import arm64_const as a64
 
 from xgdbvm.machine.cpu.base import BootState, Fetch, HypercallAbi, RegisterAccess
+from xgdbvm.machine.mmu import Arm64Regime
 from xgdbvm.machine.ucnative import RegisterFile
 
 
@@ -51,6 +52,7 @@ class SysReg(IntEnum):
         return ((v >> 8) & 0xF, (v >> 4) & 0xF, v >> 16, (v >> 12) & 0xF, v & 0xF)
 
 
+PA_BITS = 44  # Cortex-A72's ID_AA64MMFR0_EL1.PARange
 PSTATE_EL1H = 0x5
 PSTATE_DAIF = 0xF << 6
 RESET_PSTATE = PSTATE_DAIF | PSTATE_EL1H  # 0x3C5
@@ -167,6 +169,19 @@ class Arm64Cpu:
     def describe_state(self) -> str:
         pstate = self.read_reg(a64.UC_ARM64_REG_PSTATE)
         return f"pc={self.pc:#x} EL{(pstate >> 2) & 3}"
+
+    def translation_regime(self) -> Arm64Regime:
+        return Arm64Regime(
+            sctlr=self.read_sysreg(SysReg.SCTLR_EL1),
+            tcr=self.read_sysreg(SysReg.TCR_EL1),
+            ttbr0=self.read_sysreg(SysReg.TTBR0_EL1),
+            ttbr1=self.read_sysreg(SysReg.TTBR1_EL1),
+            mair=self.read_sysreg(SysReg.MAIR_EL1),
+            pa_bits=PA_BITS,
+        )
+
+    def privileged(self) -> bool:
+        return (self.read_reg(a64.UC_ARM64_REG_PSTATE) >> 2) & 3 != 0
 
     def register_table(self) -> dict[str, RegisterAccess]:
         table: dict[str, RegisterAccess] = {}

@@ -15,6 +15,8 @@ from typing import Protocol
 
 import unicorn
 
+from xgdbvm.machine.mmu import Regime
+
 
 class Excp(IntEnum):
     """QEMU's exception numbers, as Unicorn passes them to UC_HOOK_INTR.
@@ -126,6 +128,14 @@ class Cpu(Protocol):
 
     def describe_state(self) -> str:
         """A one-line summary (PC, mode) for error messages."""
+        ...
+
+    def translation_regime(self) -> Regime:
+        """The guest's stage-1 MMU state, as it is now."""
+        ...
+
+    def privileged(self) -> bool:
+        """True at EL1/PL1 (the guest kernel), False in guest user mode."""
         ...
 
     def register_table(self) -> dict[str, RegisterAccess]:

@@ -136,7 +136,7 @@ class GicState:
         for irq in self.irqs_of(cpu):
             if not irq.enabled or irq.active or not irq.pending:
                 continue
-            if False:
+            if irq.intid >= NUM_PRIVATE and irq.target != cpu:
                 continue
             priority = irq.priority & self.priority_mask
             if priority < best_priority:

@@ -35,7 +35,7 @@ class GuestStruct(Generic[T]):
 
     def parse(self, data: bytes) -> T:
         parsed = self.fmt.parse(data)
-        values: dict[str, Any] = {name: parsed[name] for name in self._names}
+        values: dict[str, Any] = {name: _frozen(parsed[name]) for name in self._names}
         return self.cls(**values)
 
     def build(self, value: T) -> bytes:
@@ -47,6 +47,11 @@ class GuestStruct(Generic[T]):
 
     def write(self, guest: GuestAccess, va: int, value: T) -> None:
         guest.write(va, self.build(value))
+
+
+def _frozen(value: object) -> object:
+    """construct parses arrays to lists; frozen dataclasses hold tuples."""
+    return tuple(value) if isinstance(value, list) else value
 
 
 class EvtchnOp(IntEnum):
@@ -116,7 +121,7 @@ class PortArg:
 
 @dataclass(frozen=True)
 class Status:
-    """``evtchn_status``; the union at 16 is two raw words (see ``with_union``)."""
+    """``evtchn_status``; the union at 16 is two raw u32 words."""
 
     dom: int = 0
     pad: int = 0

@@ -1,0 +1,37 @@
+"""Event channels: the 2-level ABI, port tables and event_channel_op."""
+
+from .ports import (
+    DEFAULT_MAX_EVTCHN_PORT,
+    EVTCHNS_PER_BUCKET,
+    NR_VIRQS,
+    Channel,
+    ChannelState,
+    PortTable,
+    Virq,
+    VirqType,
+    virq_type,
+)
+from .service import FIFO_REFUSAL, Backend, EventChannels, PortInfo, format_ports
+from .structs import EvtchnOp, EvtchnStat, GuestStruct
+from .two_level import TwoLevel
+
+__all__ = [
+    "DEFAULT_MAX_EVTCHN_PORT",
+    "EVTCHNS_PER_BUCKET",
+    "FIFO_REFUSAL",
+    "NR_VIRQS",
+    "Backend",
+    "Channel",
+    "ChannelState",
+    "EventChannels",
+    "EvtchnOp",
+    "EvtchnStat",
+    "GuestStruct",
+    "PortInfo",
+    "PortTable",
+    "TwoLevel",
+    "Virq",
+    "VirqType",
+    "format_ports",
+    "virq_type",
+]
