@@ -29,9 +29,10 @@ from construct import Int16ul, Int32ul, Int64ul, Struct
 
 from xgdbvm.machine.xen.abi import DOMID_SELF, Hypercall
 from xgdbvm.machine.xen.errno import HypercallError, XenErrno
-from xgdbvm.machine.xen.evtchn.structs import GuestStruct
+from xgdbvm.machine.xen.evtchn.structs import read_struct, write_struct
 from xgdbvm.machine.xen.guest import GuestAccess
 from xgdbvm.machine.xen.hypercall import Call, Handler, SubopTable
+from xgdbvm.machine.xen.structs import GuestStruct
 
 HVM_NR_PARAMS: Final = 39
 GUEST_EVTCHN_PPI: Final = 31
@@ -88,17 +89,15 @@ ACCESS: Final[Mapping[int, Access]] = {
 
 
 @dataclass(frozen=True)
-class HvmParamArg:
+class HvmParamArg(GuestStruct):
+    """``struct xen_hvm_param``."""
+
+    LAYOUT = Struct("domid" / Int16ul, "pad" / Int16ul, "index" / Int32ul, "value" / Int64ul)
+
     domid: int = 0
     pad: int = 0
     index: int = 0
     value: int = 0
-
-
-XEN_HVM_PARAM = GuestStruct(
-    Struct("domid" / Int16ul, "pad" / Int16ul, "index" / Int32ul, "value" / Int64ul),
-    HvmParamArg,
-)
 
 
 def param_name(index: int) -> str:
@@ -149,7 +148,7 @@ class HvmOps:
         return self.params.get(index, 0)
 
     def _read(self, call: Call) -> HvmParamArg:
-        arg = XEN_HVM_PARAM.read(self._mem, call.args[1])
+        arg = read_struct(self._mem, HvmParamArg, call.args[1])
         if arg.domid not in (DOMID_SELF, self.domid):
             if arg.domid != self.backend_domid:
                 raise HypercallError(XenErrno.ESRCH, f"no domain {arg.domid:#x}")
@@ -168,7 +167,7 @@ class HvmOps:
         if access is Access.TOOLSTACK:
             raise HypercallError(XenErrno.EPERM, f"{call.note} is for the toolstack only")
         value = self.get(arg.index)
-        XEN_HVM_PARAM.write(self._mem, call.args[1], dataclasses.replace(arg, value=value))
+        write_struct(self._mem, call.args[1], dataclasses.replace(arg, value=value))
         call.note = f"{call.note} = {value:#x}"
         return 0
 

@@ -36,10 +36,11 @@ from construct import Array, Int32sl, Int32ul, Int64ul, Padding, Struct
 
 from xgdbvm.machine.xen.abi import XEN_PAGE_SHIFT, XEN_PAGE_SIZE, Hypercall
 from xgdbvm.machine.xen.errno import HypercallError, XenErrno
-from xgdbvm.machine.xen.evtchn.structs import GuestStruct
+from xgdbvm.machine.xen.evtchn.structs import read_struct, write_struct
 from xgdbvm.machine.xen.guest import GuestAccess
 from xgdbvm.machine.xen.hypercall import NOT_IMPLEMENTED, Call, Handler, SubopTable
 from xgdbvm.machine.xen.shared_info import ALL_ONES64, VCPU_INFO_SIZE, VcpuInfos
+from xgdbvm.machine.xen.structs import GuestStruct
 
 VCPU_INFO_ALIGN: Final = 8  # alignof(xen_ulong_t)
 _U32: Final = 0xFFFF_FFFF
@@ -90,39 +91,42 @@ VM_ASSIST_VALID: Final = frozenset({VmAssistType.runstate_update_flag})  # ARM
 
 
 @dataclass(frozen=True)
-class RegisterVcpuInfo:
+class RegisterVcpuInfo(GuestStruct):
+    LAYOUT = Struct("mfn" / Int64ul, "offset" / Int32ul, "rsvd" / Int32ul)
+
     mfn: int = 0
     offset: int = 0
     rsvd: int = 0
 
 
 @dataclass(frozen=True)
-class RunstateArea:
+class RunstateArea(GuestStruct):
+    """``vcpu_register_runstate_memory_area``: a guest handle (virtual address)."""
+
+    LAYOUT = Struct("addr" / Int64ul)
+
     addr: int = 0
 
 
 @dataclass(frozen=True)
-class Runstate:
+class Runstate(GuestStruct):
     """``struct vcpu_runstate_info``."""
+
+    LAYOUT = Struct(
+        "state" / Int32sl,
+        Padding(4),
+        "state_entry_time" / Int64ul,
+        "time" / Array(4, Int64ul),
+    )
 
     state: int = RunstateState.running
     state_entry_time: int = 0
     time: tuple[int, ...] = (0, 0, 0, 0)
 
-
-REGISTER_VCPU_INFO = GuestStruct(
-    Struct("mfn" / Int64ul, "offset" / Int32ul, "rsvd" / Int32ul), RegisterVcpuInfo
-)
-REGISTER_RUNSTATE_AREA = GuestStruct(Struct("addr" / Int64ul), RunstateArea)
-RUNSTATE_INFO = GuestStruct(
-    Struct(
-        "state" / Int32sl,
-        Padding(4),
-        "state_entry_time" / Int64ul,
-        "time" / Array(4, Int64ul),
-    ),
-    Runstate,
-)
+    @classmethod
+    def decode(cls, data: bytes) -> Runstate:
+        parsed = cls.LAYOUT.parse(data)
+        return cls(parsed.state, parsed.state_entry_time, tuple(parsed.time))
 
 
 def with_fallback(table: SubopTable, fallback: Handler) -> Handler:
@@ -204,7 +208,7 @@ class VcpuOps:
 
     def _write_runstate(self, va: int, runstate: Runstate) -> None:
         with contextlib.suppress(HypercallError):  # Xen ignores the result of this copy
-            RUNSTATE_INFO.write(self._mem, va, runstate)
+            write_struct(self._mem, va, runstate)
 
     # -- handlers --------------------------------------------------------------
 
@@ -220,7 +224,7 @@ class VcpuOps:
 
     def _register_vcpu_info(self, call: Call) -> int:
         vcpu = self._vcpu(call)
-        arg = REGISTER_VCPU_INFO.read(self._mem, call.args[2])
+        arg = read_struct(self._mem, RegisterVcpuInfo, call.args[2])
         gaddr = ((arg.mfn << XEN_PAGE_SHIFT) + arg.offset) & ALL_ONES64
         if gaddr == ALL_ONES64 or gaddr >> XEN_PAGE_SHIFT != arg.mfn:
             raise HypercallError(
@@ -248,7 +252,7 @@ class VcpuOps:
 
     def _register_runstate(self, call: Call) -> int:
         vcpu = self._vcpu(call)
-        va = REGISTER_RUNSTATE_AREA.read(self._mem, call.args[2]).addr & self._pointer_mask
+        va = read_struct(self._mem, RunstateArea, call.args[2]).addr & self._pointer_mask
         self._runstate_areas[vcpu] = va
         current = vcpu == self._current()
         self._write_runstate(va, self._runstates[vcpu] if current else self.runstate(vcpu))

@@ -12,7 +12,7 @@ from .ports import (
     virq_type,
 )
 from .service import FIFO_REFUSAL, Backend, EventChannels, PortInfo, format_ports
-from .structs import EvtchnOp, EvtchnStat, GuestStruct
+from .structs import EvtchnOp, EvtchnStat, read_struct, write_struct
 from .two_level import TwoLevel
 
 __all__ = [
@@ -26,12 +26,13 @@ __all__ = [
     "EventChannels",
     "EvtchnOp",
     "EvtchnStat",
-    "GuestStruct",
     "PortInfo",
     "PortTable",
     "TwoLevel",
     "Virq",
     "VirqType",
     "format_ports",
+    "read_struct",
     "virq_type",
+    "write_struct",
 ]

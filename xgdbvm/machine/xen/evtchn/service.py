@@ -51,21 +51,22 @@ from .ports import (
     virq_type,
 )
 from .structs import (
-    ALLOC_UNBOUND,
-    BIND_INTERDOMAIN,
-    BIND_IPI,
-    BIND_PIRQ,
-    BIND_VCPU,
-    BIND_VIRQ,
-    EXPAND_ARRAY,
-    INIT_CONTROL,
-    PORT_ARG,
-    RESET,
-    SET_PRIORITY,
-    STATUS,
+    AllocUnbound,
+    BindInterdomain,
+    BindIpi,
+    BindPirq,
+    BindVcpu,
+    BindVirq,
     EvtchnOp,
     EvtchnStat,
+    ExpandArray,
+    InitControl,
+    PortArg,
+    Reset,
+    SetPriority,
     Status,
+    read_struct,
+    write_struct,
 )
 from .two_level import TwoLevel
 
@@ -416,7 +417,7 @@ class EventChannels:
     # -- hypercall handlers ----------------------------------------------------
 
     def _alloc_unbound(self, call: Call) -> int:
-        arg = ALLOC_UNBOUND.read(self._mem, call.args[1])
+        arg = read_struct(self._mem, AllocUnbound, call.args[1])
         domain = self._resolve(arg.dom)
         port = self._allocate(domain)
         self._xsm_target(domain)
@@ -424,20 +425,20 @@ class EventChannels:
         channel.state = ChannelState.unbound
         remote = self.guest.domid if arg.remote_dom == DOMID_SELF else arg.remote_dom
         channel.remote_domid = remote
-        ALLOC_UNBOUND.write(self._mem, call.args[1], dataclasses.replace(arg, port=port))
+        write_struct(self._mem, call.args[1], dataclasses.replace(arg, port=port))
         call.note = f"port {port} for dom{remote}"
         return 0
 
     def _bind_interdomain(self, call: Call) -> int:
-        arg = BIND_INTERDOMAIN.read(self._mem, call.args[1])
+        arg = read_struct(self._mem, BindInterdomain, call.args[1])
         remote = self._resolve(arg.remote_dom)
         port = self._bind_to(self.guest, remote, arg.remote_port)
-        BIND_INTERDOMAIN.write(self._mem, call.args[1], dataclasses.replace(arg, local_port=port))
+        write_struct(self._mem, call.args[1], dataclasses.replace(arg, local_port=port))
         call.note = f"port {port} <-> dom{remote.domid}:{arg.remote_port}"
         return 0
 
     def _bind_virq(self, call: Call) -> int:
-        arg = BIND_VIRQ.read(self._mem, call.args[1])
+        arg = read_struct(self._mem, BindVirq, call.args[1])
         virq, vcpu, table = arg.virq, arg.vcpu, self.guest.table
         if virq >= NR_VIRQS:
             raise HypercallError(XenErrno.EINVAL, f"VIRQ {virq} >= NR_VIRQS")
@@ -460,48 +461,48 @@ class EventChannels:
         channel.notify_vcpu = vcpu
         channel.virq = virq
         table.virq_to_port[vcpu][virq] = port
-        BIND_VIRQ.write(self._mem, call.args[1], dataclasses.replace(arg, port=port))
+        write_struct(self._mem, call.args[1], dataclasses.replace(arg, port=port))
         call.note = f"{virq_name(virq)} vCPU{vcpu} -> port {port}"
         return 0
 
     def _bind_ipi(self, call: Call) -> int:
-        arg = BIND_IPI.read(self._mem, call.args[1])
+        arg = read_struct(self._mem, BindIpi, call.args[1])
         if not self.guest.table.vcpu_valid(arg.vcpu):
             raise HypercallError(XenErrno.ENOENT, f"no vCPU{arg.vcpu}")
         port = self._allocate(self.guest)
         channel = self._channel(self.guest, port)
         channel.state = ChannelState.ipi
         channel.notify_vcpu = arg.vcpu
-        BIND_IPI.write(self._mem, call.args[1], dataclasses.replace(arg, port=port))
+        write_struct(self._mem, call.args[1], dataclasses.replace(arg, port=port))
         call.note = f"IPI vCPU{arg.vcpu} -> port {port}"
         return 0
 
     def _bind_pirq(self, call: Call) -> int:
-        BIND_PIRQ.read(self._mem, call.args[1])
+        read_struct(self._mem, BindPirq, call.args[1])
         raise HypercallError(XenErrno.EOPNOTSUPP, "no physical IRQs on ARM (CONFIG_HAS_PIRQ=n)")
 
     def _close(self, call: Call) -> int:
-        port = PORT_ARG.read(self._mem, call.args[1]).port
+        port = read_struct(self._mem, PortArg, call.args[1]).port
         call.note = f"port {port}"
         self._close_port(self.guest, port)
         return 0
 
     def _send(self, call: Call) -> int:
-        port = PORT_ARG.read(self._mem, call.args[1]).port
+        port = read_struct(self._mem, PortArg, call.args[1]).port
         call.note = self._send_from(self.guest, port) or f"port {port}"
         return 0
 
     def _status(self, call: Call) -> int:
-        arg = STATUS.read(self._mem, call.args[1])
+        arg = read_struct(self._mem, Status, call.args[1])
         domain = self._resolve(arg.dom)
         channel = self._channel(domain, arg.port)
         self._xsm_target(domain)
-        STATUS.write(self._mem, call.args[1], _status_fields(channel, arg))
+        write_struct(self._mem, call.args[1], _status_fields(channel, arg))
         call.note = f"port {arg.port}: {channel.state.name}"
         return 0
 
     def _bind_vcpu(self, call: Call) -> int:
-        arg = BIND_VCPU.read(self._mem, call.args[1])
+        arg = read_struct(self._mem, BindVcpu, call.args[1])
         if not self.guest.table.vcpu_valid(arg.vcpu):
             raise HypercallError(XenErrno.ENOENT, f"no vCPU{arg.vcpu}")
         channel = self._channel(self.guest, arg.port)
@@ -517,7 +518,7 @@ class EventChannels:
         return 0
 
     def _unmask(self, call: Call) -> int:
-        port = PORT_ARG.read(self._mem, call.args[1]).port
+        port = read_struct(self._mem, PortArg, call.args[1]).port
         channel = self._channel(self.guest, port)
         if channel.in_use:
             self.two_level.unmask(channel.notify_vcpu, port)
@@ -530,7 +531,7 @@ class EventChannels:
         return self._reset_channels(call, resuming=True)
 
     def _reset_channels(self, call: Call, resuming: bool) -> int:
-        domain = self._resolve(RESET.read(self._mem, call.args[1]).dom)
+        domain = self._resolve(read_struct(self._mem, Reset, call.args[1]).dom)
         self._xsm_target(domain)
         if domain is not self.guest:
             raise HypercallError(XenErrno.EINVAL, "only a paused domain's channels can be reset")
@@ -541,14 +542,14 @@ class EventChannels:
         return 0
 
     def _init_control(self, call: Call) -> int:
-        INIT_CONTROL.read(self._mem, call.args[1])
+        read_struct(self._mem, InitControl, call.args[1])
         raise HypercallError(FIFO_REFUSAL, "no FIFO ABI (CONFIG_EVTCHN_FIFO=n): stay on 2-level")
 
     def _expand_array(self, call: Call) -> int:
-        EXPAND_ARRAY.read(self._mem, call.args[1])
+        read_struct(self._mem, ExpandArray, call.args[1])
         raise HypercallError(FIFO_REFUSAL, "no FIFO ABI (CONFIG_EVTCHN_FIFO=n)")
 
     def _set_priority(self, call: Call) -> int:
-        arg = SET_PRIORITY.read(self._mem, call.args[1])
+        arg = read_struct(self._mem, SetPriority, call.args[1])
         self._channel(self.guest, arg.port)
         raise HypercallError(XenErrno.ENOSYS, "the 2-level ABI has no priorities")

@@ -1,57 +1,33 @@
-"""Guest structs of event_channel_op (public/event_channel.h) and a typed reader/writer.
+"""Guest structs of event_channel_op (public/event_channel.h), and guest-memory I/O for them.
 
-Each argument struct is a construct ``Struct`` paired with a frozen dataclass;
-``GuestStruct`` reads one from a guest virtual address into the dataclass and
-writes the whole struct back, as Xen's ``copy_from_guest``/``__copy_to_guest``
-do (so fields the guest passed in come back unchanged, padding included).
-Offsets were checked by compiling the Xen headers for aarch64 and armv7a.
+Each argument struct is a frozen dataclass with its construct ``LAYOUT``
+(the ``GuestStruct`` mixin of ``xen.structs``). ``read_struct`` copies one in
+from a guest virtual address, ``write_struct`` copies the whole struct back,
+as Xen's ``copy_from_guest``/``__copy_to_guest`` do: fields the guest passed
+in come back unchanged, padding included. Offsets were checked by compiling
+the Xen headers for aarch64 and armv7a.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TypeVar
 
 from construct import Bytes, Int8ul, Int16ul, Int32ul, Int64ul, Struct
 
 from xgdbvm.machine.xen.guest import GuestAccess
+from xgdbvm.machine.xen.structs import GuestStruct
 
-if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
-
-T = TypeVar("T", bound="DataclassInstance")
+S = TypeVar("S", bound=GuestStruct)
 
 
-class GuestStruct(Generic[T]):
-    """A construct struct and the frozen dataclass it parses into (same field names)."""
-
-    def __init__(self, fmt: Struct, cls: type[T]) -> None:
-        self.fmt = fmt
-        self.cls = cls
-        self.size: int = fmt.sizeof()
-        self._names = tuple(f.name for f in dataclasses.fields(cls))
-
-    def parse(self, data: bytes) -> T:
-        parsed = self.fmt.parse(data)
-        values: dict[str, Any] = {name: _frozen(parsed[name]) for name in self._names}
-        return self.cls(**values)
-
-    def build(self, value: T) -> bytes:
-        data: bytes = self.fmt.build(dataclasses.asdict(value))
-        return data
-
-    def read(self, guest: GuestAccess, va: int) -> T:
-        return self.parse(guest.read(va, self.size))
-
-    def write(self, guest: GuestAccess, va: int, value: T) -> None:
-        guest.write(va, self.build(value))
+def read_struct(guest: GuestAccess, struct: type[S], va: int) -> S:
+    return struct.decode(guest.read(va, struct.byte_size()))
 
 
-def _frozen(value: object) -> object:
-    """construct parses arrays to lists; frozen dataclasses hold tuples."""
-    return tuple(value) if isinstance(value, list) else value
+def write_struct(guest: GuestAccess, va: int, value: GuestStruct) -> None:
+    guest.write(va, value.encode())
 
 
 class EvtchnOp(IntEnum):
@@ -84,14 +60,20 @@ class EvtchnStat(IntEnum):
 
 
 @dataclass(frozen=True)
-class AllocUnbound:
+class AllocUnbound(GuestStruct):
+    LAYOUT = Struct("dom" / Int16ul, "remote_dom" / Int16ul, "port" / Int32ul)
+
     dom: int = 0
     remote_dom: int = 0
     port: int = 0  # OUT
 
 
 @dataclass(frozen=True)
-class BindInterdomain:
+class BindInterdomain(GuestStruct):
+    LAYOUT = Struct(
+        "remote_dom" / Int16ul, "pad" / Int16ul, "remote_port" / Int32ul, "local_port" / Int32ul
+    )
+
     remote_dom: int = 0
     pad: int = 0
     remote_port: int = 0
@@ -99,29 +81,45 @@ class BindInterdomain:
 
 
 @dataclass(frozen=True)
-class BindVirq:
+class BindVirq(GuestStruct):
+    LAYOUT = Struct("virq" / Int32ul, "vcpu" / Int32ul, "port" / Int32ul)
+
     virq: int = 0
     vcpu: int = 0
     port: int = 0  # OUT
 
 
 @dataclass(frozen=True)
-class BindPirq:
+class BindPirq(GuestStruct):
+    LAYOUT = Struct("pirq" / Int32ul, "flags" / Int32ul, "port" / Int32ul)
+
     pirq: int = 0
     flags: int = 0
     port: int = 0  # OUT
 
 
 @dataclass(frozen=True)
-class PortArg:
+class PortArg(GuestStruct):
     """``evtchn_close``, ``evtchn_send`` and ``evtchn_unmask``: one port."""
+
+    LAYOUT = Struct("port" / Int32ul)
 
     port: int = 0
 
 
 @dataclass(frozen=True)
-class Status:
+class Status(GuestStruct):
     """``evtchn_status``; the union at 16 is two raw u32 words."""
+
+    LAYOUT = Struct(
+        "dom" / Int16ul,
+        "pad" / Int16ul,
+        "port" / Int32ul,
+        "status" / Int32ul,
+        "vcpu" / Int32ul,
+        "union0" / Int32ul,
+        "union1" / Int32ul,
+    )
 
     dom: int = 0
     pad: int = 0
@@ -133,24 +131,38 @@ class Status:
 
 
 @dataclass(frozen=True)
-class BindIpi:
+class BindIpi(GuestStruct):
+    LAYOUT = Struct("vcpu" / Int32ul, "port" / Int32ul)
+
     vcpu: int = 0
     port: int = 0  # OUT
 
 
 @dataclass(frozen=True)
-class BindVcpu:
+class BindVcpu(GuestStruct):
+    LAYOUT = Struct("port" / Int32ul, "vcpu" / Int32ul)
+
     port: int = 0
     vcpu: int = 0
 
 
 @dataclass(frozen=True)
-class Reset:
+class Reset(GuestStruct):
+    LAYOUT = Struct("dom" / Int16ul)
+
     dom: int = 0
 
 
 @dataclass(frozen=True)
-class InitControl:
+class InitControl(GuestStruct):
+    LAYOUT = Struct(
+        "control_gfn" / Int64ul,
+        "offset" / Int32ul,
+        "vcpu" / Int32ul,
+        "link_bits" / Int8ul,
+        "pad" / Bytes(7),
+    )
+
     control_gfn: int = 0
     offset: int = 0
     vcpu: int = 0
@@ -159,55 +171,15 @@ class InitControl:
 
 
 @dataclass(frozen=True)
-class ExpandArray:
+class ExpandArray(GuestStruct):
+    LAYOUT = Struct("array_gfn" / Int64ul)
+
     array_gfn: int = 0
 
 
 @dataclass(frozen=True)
-class SetPriority:
+class SetPriority(GuestStruct):
+    LAYOUT = Struct("port" / Int32ul, "priority" / Int32ul)
+
     port: int = 0
     priority: int = 0
-
-
-ALLOC_UNBOUND = GuestStruct(
-    Struct("dom" / Int16ul, "remote_dom" / Int16ul, "port" / Int32ul), AllocUnbound
-)
-BIND_INTERDOMAIN = GuestStruct(
-    Struct(
-        "remote_dom" / Int16ul,
-        "pad" / Int16ul,
-        "remote_port" / Int32ul,
-        "local_port" / Int32ul,
-    ),
-    BindInterdomain,
-)
-BIND_VIRQ = GuestStruct(Struct("virq" / Int32ul, "vcpu" / Int32ul, "port" / Int32ul), BindVirq)
-BIND_PIRQ = GuestStruct(Struct("pirq" / Int32ul, "flags" / Int32ul, "port" / Int32ul), BindPirq)
-PORT_ARG = GuestStruct(Struct("port" / Int32ul), PortArg)
-STATUS = GuestStruct(
-    Struct(
-        "dom" / Int16ul,
-        "pad" / Int16ul,
-        "port" / Int32ul,
-        "status" / Int32ul,
-        "vcpu" / Int32ul,
-        "union0" / Int32ul,
-        "union1" / Int32ul,
-    ),
-    Status,
-)
-BIND_IPI = GuestStruct(Struct("vcpu" / Int32ul, "port" / Int32ul), BindIpi)
-BIND_VCPU = GuestStruct(Struct("port" / Int32ul, "vcpu" / Int32ul), BindVcpu)
-RESET = GuestStruct(Struct("dom" / Int16ul), Reset)
-INIT_CONTROL = GuestStruct(
-    Struct(
-        "control_gfn" / Int64ul,
-        "offset" / Int32ul,
-        "vcpu" / Int32ul,
-        "link_bits" / Int8ul,
-        "pad" / Bytes(7),
-    ),
-    InitControl,
-)
-EXPAND_ARRAY = GuestStruct(Struct("array_gfn" / Int64ul), ExpandArray)
-SET_PRIORITY = GuestStruct(Struct("port" / Int32ul, "priority" / Int32ul), SetPriority)
