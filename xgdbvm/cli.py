@@ -23,6 +23,7 @@ from xgdbvm.machine.xen.abi import ShutdownReason
 from xgdbvm.machine.xen.domain import DomainConfig
 from xgdbvm.server.app import Bound, ConsolePrinter, ServeOptions, Server, wait_for_signals
 from xgdbvm.server.endpoints import EndpointError, StdioEndpoint, TcpEndpoint, parse_endpoint
+from xgdbvm.trace_cli import add_trace_parser, command_trace
 
 REPO = Path(__file__).resolve().parent.parent
 EXIT_POWEROFF, EXIT_FAILURE, EXIT_USAGE, EXIT_REBOOT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -90,6 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
         default="exit",
         help="what a guest reboot does: exit with status 3 (default) or boot again",
     )
+    run.add_argument(
+        "--trace", metavar="ADDR", help="serve the trace channel on HOST:PORT or unix:PATH"
+    )
+    run.add_argument(
+        "--trace-file", type=Path, metavar="PATH", help="record every trace event (JSON lines)"
+    )
+    run.add_argument(
+        "--trace-lossless",
+        action="store_true",
+        help="make the guest wait for slow trace subscribers instead of dropping events",
+    )
+    add_trace_parser(commands)
     return parser
 
 
@@ -152,6 +165,14 @@ def command_run(args: argparse.Namespace) -> int:
         )
     if args.wait_for_gdb and endpoint is None:
         raise ConfigError("--wait-for-gdb needs --gdb")
+    try:
+        trace = parse_endpoint(args.trace, stdio_allowed=False) if args.trace else None
+    except EndpointError as error:
+        raise ConfigError(f"--trace: {error}") from None
+    if isinstance(trace, TcpEndpoint) and not trace.loopback and not args.allow_remote:
+        raise ConfigError(f"--trace {trace} is not a loopback address; add --allow-remote")
+    if args.trace_lossless and trace is None:
+        raise ConfigError("--trace-lossless needs --trace")
     machine = Machine(machine_config(args))
     # With GDB on stdio, stdout is the protocol: the console goes to stderr.
     console = sys.stderr.buffer if isinstance(endpoint, StdioEndpoint) else sys.stdout.buffer
@@ -161,6 +182,9 @@ def command_run(args: argparse.Namespace) -> int:
         wait_for_gdb=args.wait_for_gdb,
         max_instructions=args.max_instructions,
         restart_on_reboot=args.on_reboot == "restart",
+        trace=trace,
+        trace_file=args.trace_file,
+        trace_lossless=args.trace_lossless,
     )
     started = time.perf_counter()
     stop, interrupted = trio.run(_serve, machine, options, args)
@@ -199,11 +223,15 @@ async def _serve(
                 f"xgdbvm: GDB server on {bound.gdb}; attach with:\n"
                 f"  gdb-multiarch {image} -ex 'target remote {bound.gdb}'"
             )
+        if bound.trace is not None:
+            _announce(
+                f"xgdbvm: trace server on {bound.trace}; read it with: xgdbvm trace {bound.trace}"
+            )
     interrupted = not outcome
     return (outcome[0] if outcome else server.runner.last_stop), interrupted
 
 
-COMMANDS = {"run": command_run}
+COMMANDS = {"run": command_run, "trace": command_trace}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,6 +13,7 @@ import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
 import trio
@@ -27,6 +28,7 @@ from xgdbvm.rsp import FrameDecoder, PacketReceived, encode_packet, replies
 from xgdbvm.server.endpoints import Endpoint, StdioEndpoint, TcpEndpoint, UnixEndpoint
 from xgdbvm.server.gdb_session import GdbSession
 from xgdbvm.server.runner import MachineRunner
+from xgdbvm.server.trace_server import TraceServer, trace_recorder
 
 log = logging.getLogger("xgdbvm.server")
 REFUSAL_TIMEOUT = 5.0
@@ -38,6 +40,9 @@ class ServeOptions:
     wait_for_gdb: bool = False
     max_instructions: int | None = None
     restart_on_reboot: bool = False
+    trace: Endpoint | None = None
+    trace_file: Path | None = None
+    trace_lossless: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class Bound:
     """What the server listens on once started (ports chosen by the OS resolved)."""
 
     gdb: str | None
+    trace: str | None = None
 
 
 class ConsolePrinter:
@@ -68,20 +74,25 @@ class Server:
         self.runner = MachineRunner(machine)
         self.history = ConsoleHistory()
         machine.observers.subscribe(self.history)
+        self.trace = trace_recorder(machine, options.trace_file, lossless=options.trace_lossless)
+        self.trace_server = TraceServer(self.trace)
         self._announce = announce
         self._client_attached = False
 
     async def serve(
         self, *, task_status: trio.TaskStatus[Bound] = trio.TASK_STATUS_IGNORED
     ) -> StopReason | None:
-        async with trio.open_nursery() as nursery:
-            gdb_address = None
+        async with self.trace_server, trio.open_nursery() as nursery:
+            gdb_address = trace_address = None
             if self.options.gdb is not None:
                 gdb_address = await nursery.start(self._serve_gdb, self.options.gdb)
-            task_status.started(Bound(gdb_address))
+            if self.options.trace is not None:
+                trace_address = await nursery.start(self.trace_server.serve, self.options.trace)
+            task_status.started(Bound(gdb_address, trace_address))
             if not self.options.wait_for_gdb:
                 await self._free_run()
                 if self.options.gdb is None:
+                    await self.trace_server.flush()
                     nursery.cancel_scope.cancel()
         return self.runner.last_stop
 
