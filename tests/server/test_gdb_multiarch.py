@@ -139,7 +139,9 @@ async def test_gdb_over_stdio_pipe(tmp_path: Path) -> None:
     """`target remote | xgdbvm run --gdb stdio`: gdb starts the server as its pipe."""
     script = tmp_path / "stdio.gdb"
     script.write_text(
-        "set pagination off\nset confirm off\n"
+        # gdb resends a packet not acked within remotetimeout (2 s); on a loaded
+        # machine the server may take that long to start reading the pipe.
+        "set pagination off\nset confirm off\nset remotetimeout 30\n"
         f"target remote | {sys.executable} -m xgdbvm run --gdb stdio --wait-for-gdb\n"
         "break guest_main\ncontinue\np boot_stage\ncontinue\n"
     )

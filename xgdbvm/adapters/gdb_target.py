@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from xgdbvm.adapters import monitor_memory  # noqa: F401 - registers its commands
 from xgdbvm.adapters.console_history import ConsoleHistory
 from xgdbvm.adapters.monitor import MonitorContext, run_monitor
 from xgdbvm.adapters.registers import RegisterMap
@@ -26,6 +27,7 @@ from xgdbvm.machine.machine import Machine
 from xgdbvm.machine.memory import GuestMemoryFault
 from xgdbvm.machine.stop import (
     Breakpoint,
+    GuestFault,
     HostInterrupt,
     MachineFault,
     Shutdown,
@@ -67,6 +69,14 @@ class Reply:
     console: tuple[str, ...] = ()
 
 
+class AddressSpace(Enum):
+    """What addresses in m/M/X packets mean (``monitor mem``)."""
+
+    VIRTUAL = "virtual"  # through the guest's current stage 1, as GDB expects
+    IPA = "ipa"  # guest-physical, through the p2m only
+    MACHINE = "machine"  # machine addresses (read-only)
+
+
 class ResumeMode(Enum):
     CONTINUE = "continue"
     STEP = "step"
@@ -104,6 +114,7 @@ class GdbTarget:
         self.registers = RegisterMap(machine.config.arch, machine.cpu.register_table())
         self.inserted = SessionBreakpoints()
         self.last_stop: StopReason | None = None
+        self.address_space = AddressSpace.VIRTUAL
         self._handlers: dict[type, Callable[..., Outcome]] = {
             cmd.QueryHaltReason: self._halt_reason,
             cmd.ReadRegisters: self._read_registers,
@@ -187,7 +198,7 @@ class GdbTarget:
             reason = RspStopReason(StopReasonKind(stop.kind), stop.address)
         elif isinstance(stop, HostInterrupt):
             signal = GdbSignal.INT
-        elif isinstance(stop, MachineFault):
+        elif isinstance(stop, MachineFault | GuestFault):
             signal = GdbSignal.SEGV
         return replies.stop(
             signal,
@@ -224,9 +235,16 @@ class GdbTarget:
 
     # -- memory ---------------------------------------------------------------------
 
+    def _reader(self) -> Callable[[int, int], bytes]:
+        return {
+            AddressSpace.VIRTUAL: self.machine.debug_read,
+            AddressSpace.IPA: self.machine.memory.read,
+            AddressSpace.MACHINE: self.machine.memory.read_machine,
+        }[self.address_space]
+
     def _read_memory(self, command: cmd.ReadMemory, fmt: ReplyFormat) -> Outcome:
         try:
-            data = self.machine.debug_read(command.address, command.length)
+            data = self._reader()(command.address, command.length)
         except GuestMemoryFault:
             data = self._read_partial(command.address, command.length)
             if not data:
@@ -240,7 +258,7 @@ class GdbTarget:
         while length > 0:
             chunk = min(length, page - (address % page))
             try:
-                data += self.machine.debug_read(address, chunk)
+                data += self._reader()(address, chunk)
             except GuestMemoryFault:
                 break
             address += chunk
@@ -248,8 +266,14 @@ class GdbTarget:
         return bytes(data)
 
     def _write_memory(self, command: cmd.WriteMemory, fmt: ReplyFormat) -> Outcome:
+        if self.address_space is AddressSpace.MACHINE:
+            return Reply(replies.error(ErrorCode.EPERM, "machine memory is read-only", fmt=fmt))
         try:
-            self.machine.debug_write(command.address, command.data)
+            if self.address_space is AddressSpace.IPA:
+                self.machine.memory.write(command.address, command.data)
+                self.machine.uc.ctl_flush_tb()
+            else:
+                self.machine.debug_write(command.address, command.data)
         except GuestMemoryFault:
             return Reply(replies.error(ErrorCode.EFAULT, fmt=fmt))
         return Reply(replies.ok())

@@ -13,7 +13,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from xgdbvm.adapters.console_history import ConsoleHistory
+from xgdbvm.machine.hypercall_breaks import HypercallBreakError, HypercallBreaks
 from xgdbvm.machine.machine import Machine
+from xgdbvm.machine.stop import Breakpoint
+from xgdbvm.trace.formatter import TraceFormatter
+from xgdbvm.trace.recorder import TraceRecorder
 
 if TYPE_CHECKING:
     from xgdbvm.adapters.gdb_target import GdbTarget
@@ -107,3 +111,76 @@ def _console(context: MonitorContext, args: list[str]) -> str:
         raise MonitorError(f"{args[0]!r} is not a number of lines") from None
     lines = context.console.last(count)
     return "".join(line + "\n" for line in lines) or "(no console output yet)\n"
+
+
+# -- tracing and hypercall breakpoints -------------------------------------------------------
+
+
+def _count(args: list[str], default: int) -> int:
+    try:
+        return int(args[0]) if args else default
+    except ValueError:
+        raise MonitorError(f"{args[0]!r} is not a number") from None
+
+
+def _recorder(context: MonitorContext) -> TraceRecorder:
+    recorder = TraceRecorder.of(context.machine)
+    if recorder is None:
+        raise MonitorError("no trace recorder is attached to this machine")
+    return recorder
+
+
+def _hypercall_breaks(context: MonitorContext) -> HypercallBreaks:
+    breaks = getattr(context.machine, "hypercall_breaks", None)
+    if not isinstance(breaks, HypercallBreaks):
+        raise MonitorError("this machine does not check hypercall breakpoints")
+    return breaks
+
+
+@command("trace", summary="whether tracing is on, where it goes, and drop counts")
+def _trace(context: MonitorContext, args: list[str]) -> str:
+    if args:
+        raise MonitorError(f"unknown argument {args[0]!r} (try 'monitor trace last N')")
+    return _recorder(context).status().render()
+
+
+@command("trace", "last", usage="[N]", summary="the last N trace events, as the log (20)")
+def _trace_last(context: MonitorContext, args: list[str]) -> str:
+    count = _count(args, 20)
+    # A hypercall is two events (enter, exit) and one line: take enough events.
+    lines = TraceFormatter().feed_all(_recorder(context).last(2 * count))[-count:] if count else []
+    breaks = getattr(context.machine, "hypercall_breaks", None)
+    hit = breaks.last_hit if isinstance(breaks, HypercallBreaks) else None
+    stop = context.target.last_stop
+    if hit is not None and isinstance(stop, Breakpoint) and stop.address == hit.pc:
+        registers = ", ".join(f"{a:#x}" for a in hit.args)
+        lines.append(f"(stopped at the entry of {hit.breakpoint}({registers}) at {hit.pc:#x})")
+    return "".join(line + "\n" for line in lines) or "(no trace events yet)\n"
+
+
+@command(
+    "break",
+    "hypercall",
+    usage="[NAME[.SUBOP]]",
+    summary="stop at the entry of a hypercall (no NAME: list them)",
+)
+def _break_hypercall(context: MonitorContext, args: list[str]) -> str:
+    breaks = _hypercall_breaks(context)
+    if not args:
+        listed = [f"  {b}" for b in breaks.breaks]
+        return "hypercall breakpoints:\n" + "\n".join(listed) + "\n" if listed else "none\n"
+    try:
+        added = [breaks.add(spec) for spec in args]
+    except HypercallBreakError as error:
+        raise MonitorError(str(error)) from None
+    return "".join(f"hypercall breakpoint: stop at the entry of {b}\n" for b in added)
+
+
+@command("delete", "hypercall", usage="[NAME[.SUBOP]]", summary="remove hypercall breakpoints")
+def _delete_hypercall(context: MonitorContext, args: list[str]) -> str:
+    breaks = _hypercall_breaks(context)
+    try:
+        removed = [b for spec in args for b in breaks.remove(spec)] if args else breaks.remove()
+    except HypercallBreakError as error:
+        raise MonitorError(str(error)) from None
+    return "".join(f"deleted hypercall breakpoint {b}\n" for b in removed) or "none matched\n"

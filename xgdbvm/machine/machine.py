@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 
 import unicorn
@@ -34,11 +35,21 @@ from xgdbvm.machine.events import (
     Observers,
     P2mChanged,
     SmcccCall,
+    Stage2Fault,
 )
 from xgdbvm.machine.memory import PAGE_SIZE, GuestMemoryFault, PhysicalMemory
-from xgdbvm.machine.mmu import Access, PhysicalReadError, Translation, check, translate
+from xgdbvm.machine.mmu import (
+    Access,
+    PageTableMap,
+    PhysicalReadError,
+    Translation,
+    check,
+    mappings,
+    translate,
+)
 from xgdbvm.machine.stop import (
     BudgetExhausted,
+    GuestFault,
     HostInterrupt,
     Idle,
     MachineFault,
@@ -62,6 +73,15 @@ ARCHES: dict[str, Callable[[], Cpu]] = {"arm64": Arm64Cpu, "arm32": Arm32Cpu}
 NEVER = {"arm64": 0xFFFF_FFFF_FFFF_FFFF, "arm32": 0xFFFF_FFFF}
 SMCCC_IMMEDIATE = 0
 UART_LINE_MAX = 256
+STAGE2_FAULT_HISTORY = 64
+UNMAPPED_ACCESS = {
+    unicorn.UC_MEM_FETCH_UNMAPPED: "fetch",
+    unicorn.UC_MEM_FETCH_PROT: "fetch",
+    unicorn.UC_MEM_WRITE_UNMAPPED: "write",
+    unicorn.UC_MEM_WRITE_PROT: "write",
+    unicorn.UC_MEM_READ_UNMAPPED: "read",
+    unicorn.UC_MEM_READ_PROT: "read",
+}
 
 
 class ConsoleBuffer:
@@ -109,6 +129,9 @@ class Machine:
         self._never = NEVER[config.arch]
         self._stop: StopReason | None = None
         self.last_stop: StopReason | None = None
+        self.stage2_faults: deque[GuestFault] = deque(maxlen=STAGE2_FAULT_HISTORY)
+        self.catch_stage2_faults = False
+        self._pending_abort: GuestFault | None = None
         self._host_stop = threading.Event()
         self._unmapped: tuple[str, int, int] | None = None
         self._traps: dict[int, Callable[[], None]] = {
@@ -120,7 +143,7 @@ class Machine:
         }
         self.debug = DebugHooks(self.uc, lambda: self.cpu.pc, self._record_stop)
         self.uc.hook_add(unicorn.UC_HOOK_INTR, self._on_interrupt)
-        self.uc.hook_add(unicorn.UC_HOOK_MEM_UNMAPPED, self._on_unmapped)
+        self.uc.hook_add(unicorn.UC_HOOK_MEM_INVALID, self._on_unmapped)
         self.boot_state: BootState = self.board.load()
         self.cpu.reset(self.boot_state)
         self._emit(Lifecycle(kind="boot", detail=f"{config.arch} {self.board.layout.image.path}"))
@@ -137,6 +160,8 @@ class Machine:
         self.clock.reset()
         self._stop = None
         self.last_stop = None
+        self._pending_abort = None
+        self.stage2_faults.clear()
         self._host_stop.clear()
         self.boot_state = self.board.load()
         self.cpu.reset(self.boot_state)
@@ -153,10 +178,15 @@ class Machine:
         self._stop = None
         self.debug.skip_once_at(self.cpu.pc)
         self.clock.set_deadline(None)
+        if self._pending_abort is not None:
+            # Stepping from a caught stage-2 fault: the step is the abort's entry.
+            self._inject_stage2_abort(self._pending_abort)
+            self._pending_abort = None
+            return self._finish(SingleStep())
         try:
             self.uc.emu_start(self.cpu.resume_address(), self._never, count=1)
         except unicorn.UcError as error:
-            return self._finish(self._emulation_error(error))
+            return self._finish(self._emulation_error(error) or SingleStep())
         return self._finish(self._stop or SingleStep())
 
     def consume_stop_request(self) -> bool:
@@ -168,6 +198,9 @@ class Machine:
 
     def run(self, max_instructions: int | None = None) -> StopReason:
         deadline = None if max_instructions is None else self.clock.instructions + max_instructions
+        if self._pending_abort is not None:
+            self._inject_stage2_abort(self._pending_abort)
+            self._pending_abort = None
         pc = self.cpu.pc
         if isinstance(self.last_stop, Watchpoint) and self.debug.watchpoints:
             # The access we stopped at runs again: step over it with the watchpoint quiet.
@@ -187,7 +220,10 @@ class Machine:
             try:
                 self.uc.emu_start(self.cpu.resume_address(), self._never)
             except unicorn.UcError as error:
-                return self._finish(self._emulation_error(error))
+                fault = self._emulation_error(error)
+                if fault is not None:
+                    return self._finish(fault)
+                continue
             if self._stop is not None:
                 return self._finish(self._stop)
             if self.clock.deadline_hit:
@@ -218,6 +254,11 @@ class Machine:
     def translate(self, va: int) -> Translation:
         """The guest's stage-1 walk of ``va`` with its current MMU registers."""
         return translate(self.cpu.translation_regime(), self._read_table, va)
+
+    def stage1_map(self) -> PageTableMap | None:
+        """The guest's whole stage-1 map as merged ranges; None while its MMU is off."""
+        regime = self.cpu.translation_regime()
+        return mappings(regime, self._read_table) if regime.enabled else None
 
     def _read_table(self, ipa: int, size: int) -> bytes:
         try:
@@ -413,12 +454,51 @@ class Machine:
         self._unmapped = (kind, address, size)
         return False
 
-    def _emulation_error(self, error: unicorn.UcError) -> StopReason:
-        if self._unmapped is not None:
-            kind, address, size = self._unmapped
-            self._unmapped = None
-            return MachineFault(
-                f"guest {kind} of {size} bytes at unmapped address {address:#x} "
-                f"({self.cpu.describe_state()})"
+    def _emulation_error(self, error: unicorn.UcError) -> StopReason | None:
+        """A Unicorn error: a stage-2 fault the guest receives as an abort (None: go on),
+        or a fault to report (caught for the debugger, or one no model explains)."""
+        if self._unmapped is None:
+            return MachineFault(f"emulation error: {error} ({self.cpu.describe_state()})")
+        access, address, size = self._unmapped
+        self._unmapped = None
+        pc = self.cpu.pc
+        va = pc if access == "fetch" else address
+        try:
+            ipa: int | None = self.virtual_to_ipa(va)
+        except GuestMemoryFault:
+            ipa = None
+        why = (
+            "no p2m entry"
+            if ipa is None or self.memory.lookup(ipa >> 12) is None
+            else ("read-only in the p2m")
+        )
+        fault = GuestFault(access, va, ipa, pc, why)
+        self.stage2_faults.append(fault)
+        self._emit(
+            Stage2Fault(
+                access=access,
+                va=va,
+                ipa=ipa,
+                size=size,
+                why=why,
+                pc=pc,
+                icount=self.clock.instructions,
             )
-        return MachineFault(f"emulation error: {error} ({self.cpu.describe_state()})")
+        )
+        if self.catch_stage2_faults:
+            self._pending_abort = fault
+            return fault
+        self._inject_stage2_abort(fault)
+        return None
+
+    def _inject_stage2_abort(self, fault: GuestFault) -> None:
+        syndrome = self.cpu.inject_abort(fault.access == "fetch", fault.va, fault.pc)
+        kind = "prefetch-abort" if fault.access == "fetch" else "data-abort"
+        self._emit(
+            ExceptionInjected(
+                kind=kind,
+                detail=f"stage 2 {fault.access} va={fault.va:#x} syndrome={syndrome:#x}",
+                pc=fault.pc,
+                icount=self.clock.instructions,
+            )
+        )

@@ -51,6 +51,17 @@ class Idle:
 
 
 @dataclass(frozen=True)
+class GuestFault:
+    """A stage-2 fault caught for the debugger, before its abort is injected."""
+
+    access: str
+    va: int
+    ipa: int | None
+    pc: int
+    why: str
+
+
+@dataclass(frozen=True)
 class MachineFault:
     """The machine cannot go on (the CPU raised something no model handles)."""
 
@@ -65,5 +76,6 @@ StopReason = (
     | Watchpoint
     | SingleStep
     | Idle
+    | GuestFault
     | MachineFault
 )

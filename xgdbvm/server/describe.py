@@ -9,6 +9,7 @@ from xgdbvm.machine.machine import Machine
 from xgdbvm.machine.stop import (
     Breakpoint,
     BudgetExhausted,
+    GuestFault,
     HostInterrupt,
     Idle,
     MachineFault,
@@ -54,6 +55,13 @@ def describe_stop(stop: StopReason, machine: Machine) -> str:
             text = f"instruction budget exhausted after {count} instructions"
         case Idle(pc):
             text = f"guest idle in WFI at {where(pc)} with nothing to wake it"
+        case GuestFault(access, va, ipa, pc, why):
+            where_ipa = f"ipa {ipa:#x}" if ipa is not None else "no ipa (stage 1 fails too)"
+            kind = "prefetch" if access == "fetch" else "data"
+            text = (
+                f"stage-2 fault: {access} of va {va:#x} ({where_ipa}) at pc {where(pc)}: {why}; "
+                f"resuming delivers the {kind} abort Xen would inject"
+            )
         case MachineFault(message):
             text = f"machine fault: {message}"
     return f"xgdbvm: vCPU 0 stopped: {text}"

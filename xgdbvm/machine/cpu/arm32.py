@@ -76,6 +76,7 @@ TTBCR_EAE = 1 << 31
 
 VECTOR_UNDEF, VECTOR_SVC, VECTOR_PABT, VECTOR_DABT, VECTOR_IRQ = 0x04, 0x08, 0x0C, 0x10, 0x18
 IFSR_DEBUG_EVENT = 0x2  # FS = 0b00010: debug event (BKPT)
+FSR_LPAE, FSRL_STATUS_DEBUG = 1 << 9, 0x22
 
 R_REGS: tuple[int, ...] = (
     *(getattr(a32, f"UC_ARM_REG_R{i}") for i in range(13)),
@@ -205,6 +206,25 @@ class Arm32Cpu:
     def inject_svc(self, imm: int) -> None:
         del imm  # the handler reads it from the instruction, as on hardware
         self._enter_mode(Mode.SVC, VECTOR_SVC, self.pc, mask_abort=False)
+
+    def inject_abort(
+        self, prefetch: bool, va: int, insn_address: int, fsr: int | None = None
+    ) -> int:
+        """A data or prefetch abort. Xen's inject_abt32_exception reports a debug-event
+        status ("best we can do") and links to the instruction (+4 in Thumb); the
+        guest's own stage-1 faults pass their real FSR."""
+        if fsr is None:
+            lpae = bool(self.read_cp15(Cp15.TTBCR) & TTBCR_EAE)
+            fsr = (FSR_LPAE | FSRL_STATUS_DEBUG) if lpae else IFSR_DEBUG_EVENT
+        link = insn_address + (4 if self.thumb else 0)
+        if prefetch:
+            self.write_cp15(Cp15.IFAR, va)
+            self.write_cp15(Cp15.IFSR, fsr)
+        else:
+            self.write_cp15(Cp15.DFAR, va)
+            self.write_cp15(Cp15.DFSR, fsr)
+        self._enter_mode(Mode.ABT, VECTOR_PABT if prefetch else VECTOR_DABT, link, mask_abort=True)
+        return fsr
 
     def inject_breakpoint(self, insn_address: int, imm: int) -> None:
         # BKPT is a Prefetch Abort with a debug-event fault status (ARM ARM B1.9.7).

@@ -63,6 +63,7 @@ HCR_RW = 1 << 31
 EXC_MASK, HVC_BASE, SMC_BASE, SVC_BASE = 0xFFE0001F, 0xD4000002, 0xD4000003, 0xD4000001
 ESR_EC_SHIFT, ESR_IL = 26, 1 << 25
 EC_UNKNOWN, EC_SVC64, EC_BRK64 = 0x00, 0x15, 0x3C
+EC_IABT_LOWER, EC_IABT_CURRENT, EC_DABT_LOWER, EC_DABT_CURRENT = 0x20, 0x21, 0x24, 0x25
 
 # Vector offsets from VBAR_EL1 (ARM ARM D1.10.2): current EL with SP_ELx, lower EL AArch64.
 VECTOR_SYNC_CURRENT = 0x200
@@ -165,6 +166,20 @@ class Arm64Cpu:
 
     def inject_breakpoint(self, insn_address: int, imm: int) -> None:
         self._sync_exception(EC_BRK64, imm & 0xFFFF, insn_address)
+
+    def inject_abort(self, prefetch: bool, va: int, insn_address: int, iss: int = 0) -> int:
+        """A data or prefetch abort. Xen's inject_abt64_exception leaves ISS at 0 (a
+        bare abort); the guest's own stage-1 faults pass their real syndrome."""
+        from_el0 = (self.read_reg(a64.UC_ARM64_REG_PSTATE) >> 2) & 3 == 0
+        ec = {
+            (True, True): EC_IABT_LOWER,
+            (True, False): EC_IABT_CURRENT,
+            (False, True): EC_DABT_LOWER,
+            (False, False): EC_DABT_CURRENT,
+        }[(prefetch, from_el0)]
+        self.write_sysreg(SysReg.FAR_EL1, va)
+        self._sync_exception(ec, iss, insn_address)
+        return (ec << ESR_EC_SHIFT) | ESR_IL | iss
 
     def describe_state(self) -> str:
         pstate = self.read_reg(a64.UC_ARM64_REG_PSTATE)

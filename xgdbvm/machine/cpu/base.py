@@ -124,6 +124,11 @@ class Cpu(Protocol):
         """Enter the guest's vector for a BRK/BKPT instruction it executed."""
         ...
 
+    def inject_abort(self, prefetch: bool, va: int, insn_address: int) -> int:
+        """Enter the guest's abort vector the way Xen injects a stage-2 fault;
+        returns the syndrome written (ESR_EL1, or DFSR/IFSR)."""
+        ...
+
     def interrupts_masked(self) -> bool: ...
 
     def describe_state(self) -> str:
