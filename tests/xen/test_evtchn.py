@@ -35,7 +35,7 @@ def port_op(w: World, op: EvtchnOp, port: int) -> int:
     return w.evtchn_op(op, struct.pack("<I", port))[1]
 
 
-def status(w: World, port: int, dom: int = DOMID_SELF, union: bytes = bytes(8)) -> tuple:
+def status(w: World, port: int, dom: int = DOMID_SELF, union: bytes = bytes(8)) -> tuple[int, ...]:
     arg = struct.pack("<HHIII", dom, 0, port, 0xEE, 0xEE) + union
     _, ret = w.evtchn_op(EvtchnOp.status, arg)
     return (ret, *struct.unpack("<HHIIIII", w.out(24)))
@@ -275,7 +275,7 @@ def test_bind_interdomain_to_a_backend_port() -> None:
     w = World()
     bport = w.evtchn.backend_alloc_unbound()
     arg = struct.pack("<HHII", BACKEND, 0, bport, 0)
-    call, ret = w.evtchn_op(EvtchnOp.bind_interdomain, arg)
+    _, ret = w.evtchn_op(EvtchnOp.bind_interdomain, arg)
     assert ret == 0
     local = w.out_u32(8)
     assert local == 3 and w.pending(local) and w.upcalls == [0]  # always pending once

@@ -82,7 +82,7 @@ def test_struct_round_trips_against_known_bytes(value: GuestStruct, known: str) 
 
 
 def test_sizes_match_the_compiled_headers() -> None:
-    sizes = {
+    sizes: dict[type[GuestStruct], int] = {
         AllocUnbound: 8,
         BindInterdomain: 12,
         BindVirq: 12,

@@ -5,6 +5,7 @@ dispatcher."""
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from xgdbvm.machine.memory import GuestMemoryFault
@@ -60,13 +61,20 @@ class RecordingBackend:
 
 
 class World:
-    def __init__(self, *, privileged: bool = False, max_evtchn_port: int = 1023) -> None:
+    def __init__(
+        self,
+        *,
+        privileged: bool = False,
+        max_evtchn_port: int = 1023,
+        raise_upcall: Callable[[int], None] | None = None,
+    ) -> None:
         self.ram = FakeRam()
         self.page = bytearray(PAGE_SIZE)  # the shared_info page's host memory
         self.upcalls: list[int] = []
         self.now = 0
         self.shared = SharedInfo(memoryview(self.page))
-        self.infos = VcpuInfos(self.shared, NR_VCPUS, self.ram.frame, self.upcalls.append)
+        upcall = self.upcalls.append if raise_upcall is None else raise_upcall
+        self.infos = VcpuInfos(self.shared, NR_VCPUS, self.ram.frame, upcall)
         guest = FaultingGuestAccess(self.ram.read, self.ram.write)
         self.backend = RecordingBackend()
         self.evtchn = EventChannels(
