@@ -18,6 +18,7 @@ import trio
 from xgdbvm.machine.board import MachineConfig
 from xgdbvm.machine.errors import ConfigError
 from xgdbvm.machine.machine import Machine
+from xgdbvm.machine.memory import P2mLayout
 from xgdbvm.machine.stop import HostInterrupt, Shutdown, StopReason
 from xgdbvm.machine.xen.abi import ShutdownReason
 from xgdbvm.machine.xen.domain import DomainConfig
@@ -43,6 +44,13 @@ def parse_size(text: str) -> int:
     if match is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a size (e.g. 128M, 1G, 65536)")
     return int(match.group(1)) * SIZE_UNITS[match.group(2).lower()]
+
+
+def parse_p2m(text: str) -> P2mLayout:
+    try:
+        return P2mLayout.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def parse_count(text: str) -> int:
@@ -71,6 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--bootargs", help="replace /chosen/bootargs")
     run.add_argument("--max-instructions", type=parse_count, help="stop after N instructions")
     run.add_argument("--domid", type=int, default=1, help="the guest's domain id (1)")
+    run.add_argument(
+        "--p2m",
+        type=parse_p2m,
+        help="stage-2 layout: scatter (domU default), identity (dom0 default) or offset:N",
+    )
+    run.add_argument(
+        "--role",
+        choices=("domU", "dom0"),
+        default="domU",
+        help="dom0 sets XENFEAT_dom0 and direct-mapped memory",
+    )
     run.add_argument("--name", default="guest", help="the guest's domain name")
     run.add_argument(
         "--gdb",
@@ -113,7 +132,8 @@ def machine_config(args: argparse.Namespace) -> MachineConfig:
         dts=args.dts or default_dts(args.arch),
         memory=args.memory,
         bootargs=args.bootargs,
-        domain=DomainConfig(domid=args.domid, name=args.name),
+        domain=DomainConfig(domid=args.domid, name=args.name, dom0=args.role == "dom0"),
+        p2m=args.p2m,
     )
 
 
