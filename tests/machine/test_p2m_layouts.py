@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from tests.conftest import ARCHES, MachineFactory
@@ -30,7 +32,7 @@ def test_identity_and_offset_place_ram_where_they_say(make_machine: MachineFacto
     offset, _ = make_machine(p2m=P2mLayout("offset", 0x2000_0000))
     assert offset.memory.machine_address(RAM + 0x1234) == RAM + 0x2000_0000 + 0x1234
     tree = DeviceTree(offset.board.dtb)
-    node = next(n for p, n in tree._nodes() if p == "/hypervisor")  # noqa: SLF001
+    node = next(n for p, n in tree._nodes() if p == "/hypervisor")
     assert [int(w) for w in node.get_property("dma-offset").data] == [0, 0x2000_0000]
 
 
@@ -40,7 +42,7 @@ def test_scatter_spreads_ram_over_non_contiguous_machine_chunks(
     machine, _ = make_machine(p2m=P2mLayout("scatter"))
     chunks = [machine.memory.machine_address(RAM + i * 2 * MiB) for i in range(64)]
     assert all(c is not None and c >= SCATTER_POOL_BASE for c in chunks)
-    steps = {b - a for a, b in zip(chunks, chunks[1:], strict=False)}  # type: ignore[operator]
+    steps = {b - a for a, b in itertools.pairwise(chunks)}  # type: ignore[operator]
     assert steps != {2 * MiB}  # not one contiguous block
     assert len(set(chunks)) == 64  # and no chunk used twice
     # Within a chunk, frames stay consecutive.
