@@ -25,6 +25,7 @@ from xgdbvm.machine.xen.shared_info import (
     SHARED_INFO_SIZE,
     VCPU_INFO,
     VCPU_INFO_SIZE,
+    SharedInfo,
     SharedInfoField,
     SharedInfoState,
     VcpuInfo,
@@ -147,3 +148,26 @@ def test_shared_info_round_trips_against_known_bytes() -> None:
     assert SharedInfoState.parse(bytes(data)) == value
     assert value.build() == bytes(data)
     assert [f.value for f in SharedInfoField] == [0, 48, 560, 1072, 1076, 1080, 1084]
+
+
+def test_wallclock_is_published_with_an_even_version() -> None:
+    page = bytearray(4096)
+    shared = SharedInfo(memoryview(page))
+    shared.set_wallclock((5 << 32) | 0x12345678, 999_999_999)
+    shared.set_wallclock((5 << 32) | 0x12345678, 999_999_999)
+    assert page[1072:1088] == bytes.fromhex("04000000 78563412 ffc99a3b 05000000".replace(" ", ""))
+    state = shared.snapshot()
+    assert (state.wc_version, state.wc_sec, state.wc_nsec, state.wc_sec_hi) == (
+        4,
+        0x12345678,
+        999_999_999,
+        5,
+    )
+    assert shared.updates.count == 2
+
+
+def test_shared_info_needs_a_writable_page() -> None:
+    with pytest.raises(ValueError, match="writable"):
+        SharedInfo(memoryview(bytes(4096)))
+    with pytest.raises(ValueError, match="4096"):
+        SharedInfo(memoryview(bytearray(1088)))
