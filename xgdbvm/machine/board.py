@@ -18,6 +18,8 @@ from pathlib import Path
 import unicorn
 
 from xgdbvm.machine.cpu.base import BootState, Cpu
+from xgdbvm.machine.devices.generic_timer import GenericTimer
+from xgdbvm.machine.devices.gic import Gicv2
 from xgdbvm.machine.devices.pl011 import Pl011
 from xgdbvm.machine.devicetree import DeviceNode, DeviceTree, HypervisorNode, MemoryBank
 from xgdbvm.machine.errors import ConfigError
@@ -32,7 +34,8 @@ from xgdbvm.machine.memory import (
     P2mLayout,
     PhysicalMemory,
 )
-from xgdbvm.machine.mmio import ByteSink, MmioDevice
+from xgdbvm.machine.mmio import ByteSink, IrqLine, MmioDevice
+from xgdbvm.machine.timekeeping import COUNTER_HZ
 from xgdbvm.machine.xen.domain import DomainConfig
 
 MiB = 1 << 20
@@ -45,6 +48,8 @@ MIN_MEMORY = 16 * MiB
 MAX_MEMORY = 64 * GiB
 DTB_MAX = 2 * MiB
 UART_COMPATIBLES = ("arm,sbsa-uart", "arm,pl011")
+GIC_COMPATIBLES = ("arm,cortex-a15-gic", "arm,gic-400")
+TIMER_COMPATIBLES = ("arm,armv8-timer", "arm,armv7-timer")
 CHUNK_2M = 2 * MiB
 
 
@@ -57,6 +62,7 @@ class MachineConfig:
     bootargs: str | None = None
     domain: DomainConfig = field(default_factory=DomainConfig)
     p2m: P2mLayout | None = None  # None: scatter for a domU, identity for dom0
+    realtime: bool = False  # guest time follows the host clock (not deterministic)
 
     @property
     def p2m_layout(self) -> P2mLayout:
@@ -76,6 +82,7 @@ class Layout:
     image: GuestImage
     uart: DeviceNode
     hypervisor: HypervisorNode
+    gic: DeviceNode
 
 
 def ram_banks(ram0_base: int, memory: int) -> tuple[MemoryBank, ...]:
@@ -112,7 +119,13 @@ def dtb_placement(bank0: MemoryBank, image: GuestImage, dtb_size: int) -> int:
 
 class Board:
     def __init__(
-        self, config: MachineConfig, cpu: Cpu, memory: PhysicalMemory, uart_sink: ByteSink
+        self,
+        config: MachineConfig,
+        cpu: Cpu,
+        memory: PhysicalMemory,
+        uart_sink: ByteSink,
+        cpu_irq: IrqLine,
+        before_gic_access: Callable[[], None] = lambda: None,
     ) -> None:
         self.config = config
         self._cpu = cpu
@@ -153,12 +166,28 @@ class Board:
 
         self.initial_extents = self._populate(memory, banks, layout)
 
-        self.uart = Pl011(uart_sink)
+        gic_node = tree.find_compatible(*GIC_COMPATIBLES)
+        if gic_node is None or len(gic_node.regs) < 2:
+            raise ConfigError(f"{config.dts}: no GICv2 (compatible {GIC_COMPATIBLES[0]})")
+        timer_node = tree.find_compatible(*TIMER_COMPATIBLES)
+        if timer_node is None or len(timer_node.interrupts) < 3:
+            raise ConfigError(f"{config.dts}: no generic timer node with its three PPIs")
+        self.gic = Gicv2(num_cpus=1, num_spis=32, outputs=[cpu_irq])
+        # DT order: secure physical, non-secure physical, virtual (EL1 sees the last two).
+        _, phys_ppi, virt_ppi = timer_node.interrupts[:3]
+        self.timer = GenericTimer(
+            phys_irq=self.gic.line(phys_ppi), virt_irq=self.gic.line(virt_ppi), frequency=COUNTER_HZ
+        )
+        self.timer_ppis = (phys_ppi, virt_ppi)
+        uart_irq = self.gic.line(uart.interrupts[0]) if uart.interrupts else None
+        self.uart = Pl011(uart_sink, uart_irq)
         self.devices: dict[str, tuple[int, MmioDevice]] = {}
         self._map_device("uart", uart.regs[0][0], self.uart)
+        self._map_device("gicd", gic_node.regs[0][0], self.gic.distributor, before_gic_access)
+        self._map_device("gicc", gic_node.regs[1][0], self.gic.cpu_interface(0), before_gic_access)
 
         self.layout = Layout(
-            banks, GUEST_MAGIC_BASE, dtb_address, len(self.dtb), image, uart, hypervisor
+            banks, GUEST_MAGIC_BASE, dtb_address, len(self.dtb), image, uart, hypervisor, gic_node
         )
 
     @staticmethod
@@ -195,10 +224,17 @@ class Board:
         )
         return tuple(extents)
 
-    def _map_device(self, name: str, base: int, device: MmioDevice) -> None:
-        read: Callable[..., int] = lambda uc, offset, size, data: device.read(offset, size)  # noqa: E731
+    def _map_device(
+        self, name: str, base: int, device: MmioDevice, before: Callable[[], None] | None = None
+    ) -> None:
+        def read(uc: unicorn.Uc, offset: int, size: int, data: object) -> int:
+            if before is not None:
+                before()
+            return device.read(offset, size)
 
         def write(uc: unicorn.Uc, offset: int, size: int, value: int, data: object) -> None:
+            if before is not None:
+                before()
             device.write(offset, size, value)
 
         self._cpu.uc.mmio_map(base, device.mmio_size, read, None, write, None)
@@ -211,5 +247,6 @@ class Board:
         self._memory.write(self.layout.dtb_address, self.dtb)
         for _, device in self.devices.values():
             device.reset()
+        self.timer.reset()
         entry = self.layout.image.entry
         return BootState(entry=entry, dtb=self.layout.dtb_address, thumb=bool(entry & 1))

@@ -58,6 +58,8 @@ from xgdbvm.machine.stop import (
     StopReason,
     Watchpoint,
 )
+from xgdbvm.machine.devices.generic_timer import TimerReg
+from xgdbvm.machine.timekeeping import VirtualTime
 from xgdbvm.machine.ucnative import InstructionClock
 from xgdbvm.machine.xen.abi import XEN_HYPERCALL_TAG
 from xgdbvm.machine.xen.errno import errno_name
@@ -73,6 +75,7 @@ ARCHES: dict[str, Callable[[], Cpu]] = {"arm64": Arm64Cpu, "arm32": Arm32Cpu}
 NEVER = {"arm64": 0xFFFF_FFFF_FFFF_FFFF, "arm32": 0xFFFF_FFFF}
 SMCCC_IMMEDIATE = 0
 UART_LINE_MAX = 256
+IRQ_POLL_INSTRUCTIONS = 4096
 STAGE2_FAULT_HISTORY = 64
 UNMAPPED_ACCESS = {
     unicorn.UC_MEM_FETCH_UNMAPPED: "fetch",
@@ -103,6 +106,18 @@ class ConsoleBuffer:
             self._emit(data)
 
 
+class _CpuIrqInput:
+    """The GIC's nIRQ output into the vCPU: a rising level ends the slice so the
+    interrupt is taken at the next instruction boundary."""
+
+    def __init__(self, machine: Machine) -> None:
+        self._machine = machine
+
+    def set_level(self, level: bool) -> None:
+        if level:
+            self._machine.kick()
+
+
 class Machine:
     def __init__(self, config: MachineConfig) -> None:
         if config.arch not in ARCHES:
@@ -113,7 +128,17 @@ class Machine:
         self.uc = self.cpu.uc
         self.memory = PhysicalMemory(self.uc)
         self._uart_console = ConsoleBuffer(lambda data: self._console(ConsoleSource.UART, data))
-        self.board = Board(config, self.cpu, self.memory, self._uart_console)
+        self._kicked = False
+        self.board = Board(
+            config,
+            self.cpu,
+            self.memory,
+            self._uart_console,
+            _CpuIrqInput(self),
+            self._refresh_upcall,
+        )
+        self.clock = InstructionClock(self.uc)
+        self.time = VirtualTime(self.clock, realtime=config.realtime)
         self.guest = FaultingGuestAccess(self.read_virtual, self.write_virtual)
         self.hypervisor = Hypervisor(
             config.domain,
@@ -124,8 +149,11 @@ class Machine:
             self.memory,
             self.board.initial_extents,
             self._p2m_changed,
+            raise_upcall=lambda vcpu: self._refresh_upcall(),
+            clock_ns=self.time.now_ns,
+            event_ppi=self.board.layout.hypervisor.event_intid,
         )
-        self.clock = InstructionClock(self.uc)
+        self._event_ppi = self.board.layout.hypervisor.event_intid
         self._never = NEVER[config.arch]
         self._stop: StopReason | None = None
         self.last_stop: StopReason | None = None
@@ -144,6 +172,7 @@ class Machine:
         self.debug = DebugHooks(self.uc, lambda: self.cpu.pc, self._record_stop)
         self.uc.hook_add(unicorn.UC_HOOK_INTR, self._on_interrupt)
         self.uc.hook_add(unicorn.UC_HOOK_MEM_INVALID, self._on_unmapped)
+        self.cpu.hook_system_registers(self._read_sysreg, self._write_sysreg)
         self.boot_state: BootState = self.board.load()
         self.cpu.reset(self.boot_state)
         self._emit(Lifecycle(kind="boot", detail=f"{config.arch} {self.board.layout.image.path}"))
@@ -158,6 +187,7 @@ class Machine:
         """Reboot the guest from its image: memory, devices, vCPU and Xen state."""
         self.hypervisor.reset()
         self.clock.reset()
+        self.time.reset()
         self._stop = None
         self.last_stop = None
         self._pending_abort = None
@@ -216,7 +246,18 @@ class Machine:
             if self._host_stop.is_set():
                 self._host_stop.clear()
                 return self._finish(HostInterrupt())
-            self.clock.set_deadline(deadline)
+            now = self._sync_devices()
+            self._deliver_irq()
+            limits = [] if deadline is None else [deadline]
+            next_tick = self.board.timer.next_deadline(now)
+            if next_tick is not None:
+                limits.append(self.clock.instructions + self.time.instructions_until(next_tick))
+            if self.board.gic.irq_pending(0):
+                # Masked for now: unmasking (msr daifclr, cpsie) traps nothing, so look
+                # again after a short slice.
+                limits.append(self.clock.instructions + IRQ_POLL_INSTRUCTIONS)
+            self.clock.set_deadline(min(limits) if limits else None)
+            self._kicked = False
             try:
                 self.uc.emu_start(self.cpu.resume_address(), self._never)
             except unicorn.UcError as error:
@@ -226,13 +267,49 @@ class Machine:
                 continue
             if self._stop is not None:
                 return self._finish(self._stop)
-            if self.clock.deadline_hit:
+            if deadline is not None and self.clock.instructions >= deadline:
                 return self._finish(BudgetExhausted(self.clock.instructions))
-            if self._host_stop.is_set():
+            if self.clock.deadline_hit or self._kicked or self._host_stop.is_set():
                 continue
-            # emu_start returned on its own: the guest executed WFI. Nothing in this
-            # machine can raise an interrupt yet, so an idle guest never wakes.
-            return self._finish(Idle(self.cpu.pc))
+            # emu_start returned on its own: the guest executed WFI.
+            if self.board.gic.irq_pending(0):
+                continue  # WFI wakes for a pending interrupt, masked or not
+            wake = self.board.timer.next_deadline(self.time.counter())
+            if wake is None:
+                return self._finish(Idle(self.cpu.pc))
+            self.time.skip_to(wake)
+
+    def _sync_devices(self) -> int:
+        """Bring time-driven lines up to date; returns the counter value."""
+        now = self.time.counter()
+        self.board.timer.update(now)
+        self._refresh_upcall()
+        return now
+
+    def _deliver_irq(self) -> None:
+        if self.board.gic.irq_pending(0) and not self.cpu.interrupts_masked():
+            pc = self.cpu.pc
+            self.cpu.inject_irq()
+            if self.observers:
+                self._emit(ExceptionInjected(kind="irq", pc=pc, icount=self.clock.instructions))
+
+    def _refresh_upcall(self) -> None:
+        """The event PPI follows vcpu_info.evtchn_upcall_pending (re-evaluated at every
+        exit, as Xen's newer vGIC does): the guest clears the byte itself, so the line
+        drops by the time it writes GICC_EOIR."""
+        self.board.gic.set_irq(self._event_ppi, self.hypervisor.evtchn.upcall_pending(0))
+
+    def kick(self) -> None:
+        """Leave the current slice at the next block boundary (a line changed)."""
+        self._kicked = True
+        self.uc.emu_stop()
+
+    def _read_sysreg(self, reg: TimerReg) -> int:
+        return self.board.timer.read(reg, self.time.counter())
+
+    def _write_sysreg(self, reg: TimerReg, value: int) -> None:
+        self.board.timer.write(reg, value, self.time.counter())
+        self.kick()  # a new deadline, or a line that is already up
 
     # -- guest memory as the vCPU sees it ----------------------------------------
 

@@ -17,12 +17,14 @@ Contract:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import IntEnum
 
 import unicorn
 from unicorn import arm_const as a32
 
 from xgdbvm.machine.cpu.base import BootState, Fetch, HypercallAbi, RegisterAccess
+from xgdbvm.machine.devices.generic_timer import TimerReg
 from xgdbvm.machine.mmu import Arm32Regime
 from xgdbvm.machine.ucnative import RegisterFile
 
@@ -131,6 +133,13 @@ class Arm32Cpu:
         """A 64-bit CP15 register (MRRC form), e.g. the LPAE TTBRs."""
         return int(self.uc.reg_read(a32.UC_ARM_REG_CP_REG, (15, 1, 0, 0, crm, opc1, 0, 0)))
 
+    def hook_system_registers(
+        self, read: Callable[[TimerReg], int], write: Callable[[TimerReg, int], None]
+    ) -> None:
+        """AArch32 CP15 accesses have no Unicorn hook: the generic timer's registers
+        are synchronised at slice boundaries instead (see Machine, arm32 timer)."""
+        del read, write
+
     def translation_regime(self) -> Arm32Regime:
         ttbcr = self.read_cp15(Cp15.TTBCR)
         lpae = bool(ttbcr & TTBCR_EAE)
@@ -225,6 +234,10 @@ class Arm32Cpu:
             self.write_cp15(Cp15.DFSR, fsr)
         self._enter_mode(Mode.ABT, VECTOR_PABT if prefetch else VECTOR_DABT, link, mask_abort=True)
         return fsr
+
+    def inject_irq(self) -> None:
+        # LR_irq = preferred return address + 4, in both instruction sets (ARM ARM B1.9.10).
+        self._enter_mode(Mode.IRQ, VECTOR_IRQ, self.pc + 4, mask_abort=True)
 
     def inject_breakpoint(self, insn_address: int, imm: int) -> None:
         # BKPT is a Prefetch Abort with a debug-event fault status (ARM ARM B1.9.7).

@@ -17,12 +17,15 @@ Contract:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import IntEnum
+from typing import Any
 
 import unicorn
 from unicorn import arm64_const as a64
 
 from xgdbvm.machine.cpu.base import BootState, Fetch, HypercallAbi, RegisterAccess
+from xgdbvm.machine.devices.generic_timer import TimerReg
 from xgdbvm.machine.mmu import Arm64Regime
 from xgdbvm.machine.ucnative import RegisterFile
 
@@ -52,6 +55,7 @@ class SysReg(IntEnum):
         return ((v >> 8) & 0xF, (v >> 4) & 0xF, v >> 16, (v >> 12) & 0xF, v & 0xF)
 
 
+TIMER_REGS = {int(reg): reg for reg in TimerReg}
 PA_BITS = 44  # Cortex-A72's ID_AA64MMFR0_EL1.PARange
 PSTATE_EL1H = 0x5
 PSTATE_DAIF = 0xF << 6
@@ -167,6 +171,10 @@ class Arm64Cpu:
     def inject_breakpoint(self, insn_address: int, imm: int) -> None:
         self._sync_exception(EC_BRK64, imm & 0xFFFF, insn_address)
 
+    def inject_irq(self) -> None:
+        # The interrupted instruction has not run: it is where ERET comes back to.
+        self._enter_el1(VECTOR_IRQ_CURRENT, VECTOR_IRQ_LOWER, self.pc)
+
     def inject_abort(self, prefetch: bool, va: int, insn_address: int, iss: int = 0) -> int:
         """A data or prefetch abort. Xen's inject_abt64_exception leaves ISS at 0 (a
         bare abort); the guest's own stage-1 faults pass their real syndrome."""
@@ -184,6 +192,34 @@ class Arm64Cpu:
     def describe_state(self) -> str:
         pstate = self.read_reg(a64.UC_ARM64_REG_PSTATE)
         return f"pc={self.pc:#x} EL{(pstate >> 2) & 3}"
+
+    def hook_system_registers(
+        self, read: Callable[[TimerReg], int], write: Callable[[TimerReg, int], None]
+    ) -> None:
+        """Serve the generic timer's registers (CNT*) from the machine's timer model:
+        Unicorn's own counter follows the host clock and its comparators never fire.
+        Only MRS/MSR instructions reach these hooks, never other code."""
+
+        def timer_reg(cp: Any) -> TimerReg | None:
+            key = (cp.op0 << 14) | (cp.op1 << 11) | (cp.crn << 7) | (cp.crm << 3) | cp.op2
+            return TIMER_REGS.get(key)
+
+        def on_mrs(uc: unicorn.Uc, reg: int, cp: Any, data: object) -> bool:
+            which = timer_reg(cp)
+            if which is None:
+                return False
+            self.uc.reg_write(reg, read(which))
+            return True
+
+        def on_msr(uc: unicorn.Uc, reg: int, cp: Any, data: object) -> bool:
+            which = timer_reg(cp)
+            if which is None:
+                return False
+            write(which, int(cp.val))
+            return True
+
+        self.uc.hook_add(unicorn.UC_HOOK_INSN, on_mrs, None, 1, 0, a64.UC_ARM64_INS_MRS)
+        self.uc.hook_add(unicorn.UC_HOOK_INSN, on_msr, None, 1, 0, a64.UC_ARM64_INS_MSR)
 
     def translation_regime(self) -> Arm64Regime:
         return Arm64Regime(

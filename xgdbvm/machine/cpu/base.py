@@ -15,6 +15,7 @@ from typing import Protocol
 
 import unicorn
 
+from xgdbvm.machine.devices.generic_timer import TimerReg
 from xgdbvm.machine.mmu import Regime
 
 
@@ -127,6 +128,16 @@ class Cpu(Protocol):
     def inject_abort(self, prefetch: bool, va: int, insn_address: int) -> int:
         """Enter the guest's abort vector the way Xen injects a stage-2 fault;
         returns the syndrome written (ESR_EL1, or DFSR/IFSR)."""
+        ...
+
+    def hook_system_registers(
+        self, read: Callable[[TimerReg], int], write: Callable[[TimerReg, int], None]
+    ) -> None:
+        """Route the guest's generic-timer register accesses to the machine's timer."""
+        ...
+
+    def inject_irq(self) -> None:
+        """Take the IRQ exception at the current instruction boundary."""
         ...
 
     def interrupts_masked(self) -> bool: ...

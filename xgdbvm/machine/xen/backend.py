@@ -1,0 +1,73 @@
+"""The emulated backend domain (dom0): what its daemons do with the guest's channels.
+
+Real dom0 runs xenstored, xenconsoled and device backends that bind the
+guest's event channels and answer on them. Here each service registers a
+handler for the backend port it bound; a guest channel that a guest opens
+towards dom0 on its own (alloc_unbound with remote domain 0) is adopted by
+an echo service that sends every notification straight back, which is what
+firmware tests of the event path need.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from xgdbvm.machine.xen.evtchn import ChannelState, EventChannels
+
+log = logging.getLogger("xgdbvm.backend")
+
+BACKEND_DOMID = 0
+
+
+class Dom0Backend:
+    def __init__(self) -> None:
+        self.evtchn: EventChannels | None = None
+        self._handlers: dict[int, Callable[[], None]] = {}
+        self._reserved: set[int] = set()  # guest ports a named service will bind
+        self.echoed = 0
+
+    def attach(self, evtchn: EventChannels) -> None:
+        self.evtchn = evtchn
+
+    def reset(self) -> None:
+        self._handlers.clear()
+        self._reserved.clear()
+        self.echoed = 0
+
+    def reserve(self, guest_port: int) -> None:
+        """A toolstack port (xenstore, console) that its own service binds, not the echo."""
+        self._reserved.add(guest_port)
+
+    def bind(self, guest_port: int, handler: Callable[[], None]) -> int:
+        assert self.evtchn is not None
+        backend_port = self.evtchn.backend_bind_interdomain(guest_port)
+        self._handlers[backend_port] = handler
+        return backend_port
+
+    def on_send(self, backend_port: int) -> None:
+        handler = self._handlers.get(backend_port)
+        if handler is not None:
+            handler()
+
+    def adopt_new_channels(self) -> None:
+        """Bind every guest channel left unbound for dom0 that no service reserved."""
+        if self.evtchn is None:
+            return
+        for info in self.evtchn.describe():
+            if (
+                info.domid != BACKEND_DOMID
+                and info.state is ChannelState.unbound
+                and info.remote_dom == BACKEND_DOMID
+                and info.port not in self._reserved
+            ):
+                self._reserved.add(info.port)
+                port_holder: list[int] = []
+
+                def echo(holder: list[int] = port_holder) -> None:
+                    assert self.evtchn is not None
+                    self.echoed += 1
+                    self.evtchn.notify_guest(holder[0])
+
+                port_holder.append(self.bind(info.port, echo))
+                log.debug("echo backend bound guest port %d", info.port)
