@@ -75,7 +75,6 @@ ARCHES: dict[str, Callable[[], Cpu]] = {"arm64": Arm64Cpu, "arm32": Arm32Cpu}
 NEVER = {"arm64": 0xFFFF_FFFF_FFFF_FFFF, "arm32": 0xFFFF_FFFF}
 SMCCC_IMMEDIATE = 0
 UART_LINE_MAX = 256
-IRQ_POLL_INSTRUCTIONS = 4096
 STAGE2_FAULT_HISTORY = 64
 UNMAPPED_ACCESS = {
     unicorn.UC_MEM_FETCH_UNMAPPED: "fetch",
@@ -137,7 +136,7 @@ class Machine:
             _CpuIrqInput(self),
             self._refresh_upcall,
         )
-        self.clock = InstructionClock(self.uc)
+        self.clock = InstructionClock(self.uc, *self.cpu.irq_mask)
         self.time = VirtualTime(self.clock, realtime=config.realtime)
         self.guest = FaultingGuestAccess(self.read_virtual, self.write_virtual)
         self.hypervisor = Hypervisor(
@@ -252,10 +251,8 @@ class Machine:
             next_tick = self.board.timer.next_deadline(now)
             if next_tick is not None:
                 limits.append(self.clock.instructions + self.time.instructions_until(next_tick))
-            if self.board.gic.irq_pending(0):
-                # Masked for now: unmasking (msr daifclr, cpsie) traps nothing, so look
-                # again after a short slice.
-                limits.append(self.clock.instructions + IRQ_POLL_INSTRUCTIONS)
+            # Pending but masked: the clock stops at the first unmasked block start.
+            self.clock.watch_irq_window(self.board.gic.irq_pending(0))
             self.clock.set_deadline(min(limits) if limits else None)
             self._kicked = False
             try:
@@ -269,7 +266,12 @@ class Machine:
                 return self._finish(self._stop)
             if deadline is not None and self.clock.instructions >= deadline:
                 return self._finish(BudgetExhausted(self.clock.instructions))
-            if self.clock.deadline_hit or self._kicked or self._host_stop.is_set():
+            if (
+                self.clock.deadline_hit
+                or self.clock.irq_window_opened
+                or self._kicked
+                or self._host_stop.is_set()
+            ):
                 continue
             # emu_start returned on its own: the guest executed WFI.
             if self.board.gic.irq_pending(0):

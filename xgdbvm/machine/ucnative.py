@@ -43,6 +43,10 @@ class _TickState(ctypes.Structure):
         ("shift", ctypes.c_uint32),
         ("stopped", ctypes.c_uint32),
         ("emu_stop", ctypes.c_void_p),
+        ("reg_read", ctypes.c_void_p),
+        ("mask_reg", ctypes.c_int32),
+        ("irq_waiting", ctypes.c_uint32),
+        ("mask_bit", ctypes.c_uint64),
     )
 
 
@@ -56,7 +60,9 @@ class InstructionClock:
     instruction budgets derive from it, so it must not depend on the host.
     """
 
-    def __init__(self, uc: unicorn.Uc, instruction_shift: int = 2) -> None:
+    def __init__(
+        self, uc: unicorn.Uc, mask_reg: int, mask_bit: int, instruction_shift: int = 2
+    ) -> None:
         self._state = _TickState(
             0,
             NO_DEADLINE,
@@ -64,6 +70,10 @@ class InstructionClock:
             instruction_shift,
             0,
             ctypes.cast(_uclib.uc_emu_stop, ctypes.c_void_p).value,
+            ctypes.cast(_uclib.uc_reg_read, ctypes.c_void_p).value,
+            mask_reg,
+            0,
+            mask_bit,
         )
         self._hook = ctypes.c_size_t()
         hook_fn = ctypes.cast(_ticklib.xgdbvm_tick_block, ctypes.c_void_p)
@@ -96,7 +106,16 @@ class InstructionClock:
 
     @property
     def deadline_hit(self) -> bool:
-        return bool(self._state.stopped)
+        return self._state.stopped == 1
+
+    @property
+    def irq_window_opened(self) -> bool:
+        return self._state.stopped == 2
+
+    def watch_irq_window(self, waiting: bool) -> None:
+        """While an interrupt is pending but masked, stop at the first block the
+        vCPU starts with interrupts unmasked."""
+        self._state.irq_waiting = int(waiting)
 
     def reset(self) -> None:
         self._state.instructions = 0

@@ -96,6 +96,7 @@ class Arm32Cpu:
     )
     smccc_abi = HypercallAbi(number=a32.UC_ARM_REG_R0, args=R_REGS[:8], result=a32.UC_ARM_REG_R0)
     gdb_arch = "arm"
+    irq_mask = (a32.UC_ARM_REG_CPSR, CPSR_I)
 
     def __init__(self) -> None:
         self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_ARM)

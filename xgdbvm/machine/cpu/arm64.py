@@ -92,6 +92,7 @@ class Arm64Cpu:
         number=a64.UC_ARM64_REG_X0, args=X_REGS[:8], result=a64.UC_ARM64_REG_X0
     )
     gdb_arch = "aarch64"
+    irq_mask = (a64.UC_ARM64_REG_PSTATE, 1 << 7)
 
     def __init__(self) -> None:
         self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM64, unicorn.UC_MODE_ARM)

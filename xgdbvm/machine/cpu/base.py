@@ -91,6 +91,7 @@ class Cpu(Protocol):
     hypercall_abi: HypercallAbi
     smccc_abi: HypercallAbi
     word_bytes: int
+    irq_mask: tuple[int, int]  # (register id, I bit) the interrupt-window check reads
 
     @property
     def pc(self) -> int: ...

@@ -21,24 +21,43 @@
 #include <stdint.h>
 
 typedef int (*uc_emu_stop_fn)(void *uc);
+typedef int (*uc_reg_read_fn)(void *uc, int regid, void *value);
 
 struct xgdbvm_tick {
     uint64_t instructions;   /* instructions started so far */
     uint64_t deadline;       /* stop once instructions >= deadline */
     uint64_t blocks;         /* blocks started so far */
     uint32_t shift;          /* log2 of the instruction width (2 or 1) */
-    uint32_t stopped;        /* set when this hook requested the stop */
+    uint32_t stopped;        /* 1: deadline reached, 2: interrupt window opened */
     uc_emu_stop_fn emu_stop; /* uc_emu_stop from the loaded libunicorn */
+    uc_reg_read_fn reg_read; /* uc_reg_read, for the interrupt-window check */
+    int32_t mask_reg;        /* PSTATE / CPSR register id */
+    uint32_t irq_waiting;    /* an interrupt is pending but the vCPU masks it */
+    uint64_t mask_bit;       /* the I bit in that register */
 };
 
+/*
+ * Unmasking interrupts (msr daifclr, cpsie i) ends a translated block, so
+ * checking the mask at block starts, and only while an interrupt waits,
+ * finds the first boundary where it can be taken without any per-instruction
+ * cost and without trapping the unmask itself.
+ */
 void xgdbvm_tick_block(void *uc, uint64_t address, uint32_t size, struct xgdbvm_tick *tick)
 {
     (void)address;
     tick->blocks += 1;
     tick->instructions += size >> tick->shift;
-    if (tick->instructions >= tick->deadline && !tick->stopped) {
+    if (tick->stopped)
+        return;
+    if (tick->instructions >= tick->deadline) {
         tick->stopped = 1;
         tick->emu_stop(uc);
+    } else if (tick->irq_waiting) {
+        uint64_t value = tick->mask_bit;
+        if (tick->reg_read(uc, tick->mask_reg, &value) == 0 && !(value & tick->mask_bit)) {
+            tick->stopped = 2;
+            tick->emu_stop(uc);
+        }
     }
 }
 
