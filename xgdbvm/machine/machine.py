@@ -24,6 +24,7 @@ from xgdbvm.machine.cpu.arm32 import Arm32Cpu
 from xgdbvm.machine.cpu.arm64 import Arm64Cpu
 from xgdbvm.machine.cpu.base import BootState, Cpu, Excp
 from xgdbvm.machine.debug import DebugHooks
+from xgdbvm.machine.devices.generic_timer import TimerReg
 from xgdbvm.machine.events import (
     ConsoleOutput,
     ConsoleSource,
@@ -58,7 +59,6 @@ from xgdbvm.machine.stop import (
     StopReason,
     Watchpoint,
 )
-from xgdbvm.machine.devices.generic_timer import TimerReg
 from xgdbvm.machine.timekeeping import VirtualTime
 from xgdbvm.machine.ucnative import InstructionClock
 from xgdbvm.machine.xen.abi import XEN_HYPERCALL_TAG
@@ -174,6 +174,8 @@ class Machine:
         self.cpu.hook_system_registers(self._read_sysreg, self._write_sysreg)
         self.boot_state: BootState = self.board.load()
         self.cpu.reset(self.boot_state)
+        for segment in self.board.layout.image.segments:
+            self.cpu.scan_code(segment.address, segment.data)
         self._emit(Lifecycle(kind="boot", detail=f"{config.arch} {self.board.layout.image.path}"))
 
     # -- public -----------------------------------------------------------------
@@ -274,9 +276,10 @@ class Machine:
             ):
                 continue
             # emu_start returned on its own: the guest executed WFI.
+            now = self._sync_devices()
             if self.board.gic.irq_pending(0):
                 continue  # WFI wakes for a pending interrupt, masked or not
-            wake = self.board.timer.next_deadline(self.time.counter())
+            wake = self.board.timer.next_deadline(now)
             if wake is None:
                 return self._finish(Idle(self.cpu.pc))
             self.time.skip_to(wake)

@@ -106,11 +106,11 @@ class InstructionClock:
 
     @property
     def deadline_hit(self) -> bool:
-        return self._state.stopped == 1
+        return bool(self._state.stopped == 1)
 
     @property
     def irq_window_opened(self) -> bool:
-        return self._state.stopped == 2
+        return bool(self._state.stopped == 2)
 
     def watch_irq_window(self, waiting: bool) -> None:
         """While an interrupt is pending but masked, stop at the first block the

@@ -102,6 +102,9 @@ class Arm32Cpu:
         self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_ARM)
         self.uc.ctl_set_cpu_model(a32.UC_CPU_ARM_CORTEX_A15)
         self._regs = RegisterFile(self.uc, 0xFFFF_FFFF)
+        self._timer_hooks: dict[int, int] = {}
+        self._timer_read: Callable[[TimerReg], int] = lambda reg: 0
+        self._timer_write: Callable[[TimerReg, int], None] = lambda reg, value: None
 
     @property
     def pc(self) -> int:
@@ -137,9 +140,51 @@ class Arm32Cpu:
     def hook_system_registers(
         self, read: Callable[[TimerReg], int], write: Callable[[TimerReg, int], None]
     ) -> None:
-        """AArch32 CP15 accesses have no Unicorn hook: the generic timer's registers
-        are synchronised at slice boundaries instead (see Machine, arm32 timer)."""
-        del read, write
+        """Unicorn gives AArch32 no CP15 hook, and its own CNTV/CNTP registers drop
+        guest writes. So ``scan_code`` finds every generic-timer MRC/MCR/MRRC/MCRR in
+        code the machine loads and puts an address-bounded hook on exactly those
+        instructions, which then run against the machine's timer. Code the guest
+        writes at run time is not scanned (an unpacking zImage, say): its timer
+        accesses read as zero and ignore writes."""
+        self._timer_read = read
+        self._timer_write = write
+
+    def scan_code(self, address: int, code: bytes) -> int:
+        """Hook the A32 generic-timer accesses in ``code``; returns how many."""
+        found = 0
+        for offset in range(0, len(code) - 3, 4):
+            word = int.from_bytes(code[offset : offset + 4], "little")
+            access = _timer_access(word)
+            if access is None or address + offset in self._timer_hooks:
+                continue
+            pc = address + offset
+            self._timer_hooks[pc] = self.uc.hook_add(
+                unicorn.UC_HOOK_CODE, self._timer_hook(*access), begin=pc, end=pc
+            )
+            found += 1
+        return found
+
+    def _timer_hook(
+        self, reg: TimerReg, is_read: bool, rt: int, rt2: int | None
+    ) -> Callable[..., None]:
+        wide = rt2 is not None
+
+        def hook(uc: unicorn.Uc, address: int, size: int, data: object) -> None:
+            if self.thumb:
+                return  # the same bytes seen as Thumb code are something else
+            if is_read:
+                value = self._timer_read(reg)
+                self.write_reg(R_REGS[rt], value & 0xFFFF_FFFF)
+                if wide:
+                    self.write_reg(R_REGS[rt2 or 0], value >> 32)
+            else:
+                value = self.read_reg(R_REGS[rt])
+                if wide:
+                    value |= self.read_reg(R_REGS[rt2 or 0]) << 32
+                self._timer_write(reg, value)
+            self.write_reg(a32.UC_ARM_REG_PC, address + 4)  # the access is done: skip it
+
+        return hook
 
     def translation_regime(self) -> Arm32Regime:
         ttbcr = self.read_cp15(Cp15.TTBCR)
@@ -285,3 +330,35 @@ class Arm32Cpu:
             if reg not in (Cp15.SCR, Cp15.HCR):
                 system(reg.name, reg)
         return table
+
+
+# Generic-timer registers by their A32 encodings: (opc1, CRm, opc2) with CRn = 14 for
+# MRC/MCR, and opc1 with CRm = 14 for MRRC/MCRR.
+TIMER_CP15_32 = {
+    (0, 0, 0): TimerReg.CNTFRQ,
+    (0, 2, 0): TimerReg.CNTP_TVAL,
+    (0, 2, 1): TimerReg.CNTP_CTL,
+    (0, 3, 0): TimerReg.CNTV_TVAL,
+    (0, 3, 1): TimerReg.CNTV_CTL,
+}
+TIMER_CP15_64 = {
+    0: TimerReg.CNTPCT,
+    1: TimerReg.CNTVCT,
+    2: TimerReg.CNTP_CVAL,
+    3: TimerReg.CNTV_CVAL,
+}
+
+
+def _timer_access(word: int) -> tuple[TimerReg, bool, int, int | None] | None:
+    """(register, is_read, Rt, Rt2) if ``word`` is an A32 generic-timer access."""
+    if (word >> 28) != 0xE or (word >> 8) & 0xF != 15:
+        return None  # only unconditional-always (AL) coprocessor 15 accesses
+    is_read = bool(word & (1 << 20))
+    rt = (word >> 12) & 0xF
+    if word & 0x0F000010 == 0x0E000010 and (word >> 16) & 0xF == 14:
+        reg = TIMER_CP15_32.get(((word >> 21) & 7, word & 0xF, (word >> 5) & 7))
+        return None if reg is None else (reg, is_read, rt, None)
+    if word & 0x0FE00000 == 0x0C400000 and word & 0xF == 14:
+        reg64 = TIMER_CP15_64.get((word >> 4) & 0xF)
+        return None if reg64 is None else (reg64, is_read, rt, (word >> 16) & 0xF)
+    return None

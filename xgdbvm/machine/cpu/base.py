@@ -137,6 +137,10 @@ class Cpu(Protocol):
         """Route the guest's generic-timer register accesses to the machine's timer."""
         ...
 
+    def scan_code(self, address: int, code: bytes) -> int:
+        """Prepare hooks for code the machine loads (arm32 timer accesses)."""
+        ...
+
     def inject_irq(self) -> None:
         """Take the IRQ exception at the current instruction boundary."""
         ...
