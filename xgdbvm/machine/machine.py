@@ -62,6 +62,8 @@ from xgdbvm.machine.stop import (
 from xgdbvm.machine.timekeeping import VirtualTime
 from xgdbvm.machine.ucnative import InstructionClock
 from xgdbvm.machine.xen.abi import XEN_HYPERCALL_TAG
+from xgdbvm.machine.xen.backend_stress import POLL_INSTRUCTIONS as STRESS_POLL_INSTRUCTIONS
+from xgdbvm.machine.xen.backend_stress import EventStress, stress_total
 from xgdbvm.machine.xen.errno import errno_name
 from xgdbvm.machine.xen.guest import FaultingGuestAccess
 from xgdbvm.machine.xen.hypercall import hypercall_name
@@ -153,6 +155,12 @@ class Machine:
             event_ppi=self.board.layout.hypervisor.event_intid,
         )
         self._event_ppi = self.board.layout.hypervisor.event_intid
+        total = stress_total(self.board.bootargs)
+        self.stress = (
+            None
+            if total is None
+            else EventStress(self.hypervisor.backend, self.hypervisor.evtchn, total)
+        )
         self._never = NEVER[config.arch]
         self._stop: StopReason | None = None
         self.last_stop: StopReason | None = None
@@ -187,6 +195,8 @@ class Machine:
     def reset(self) -> None:
         """Reboot the guest from its image: memory, devices, vCPU and Xen state."""
         self.hypervisor.reset()
+        if self.stress is not None:
+            self.stress.reset()
         self.clock.reset()
         self.time.reset()
         self._stop = None
@@ -250,6 +260,8 @@ class Machine:
             now = self._sync_devices()
             self._deliver_irq()
             limits = [] if deadline is None else [deadline]
+            if self.stress is not None and self.stress.active:
+                limits.append(self.clock.instructions + STRESS_POLL_INSTRUCTIONS)
             next_tick = self.board.timer.next_deadline(now)
             if next_tick is not None:
                 limits.append(self.clock.instructions + self.time.instructions_until(next_tick))
@@ -288,6 +300,8 @@ class Machine:
         """Bring time-driven lines up to date; returns the counter value."""
         now = self.time.counter()
         self.board.timer.update(now)
+        if self.stress is not None:
+            self.stress.poll()
         self._refresh_upcall()
         return now
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from xgdbvm.machine.xen.evtchn import ChannelState, EventChannels
+from xgdbvm.machine.xen.evtchn import ChannelState, EventChannels, Virq
 
 log = logging.getLogger("xgdbvm.backend")
 
@@ -26,6 +26,9 @@ class Dom0Backend:
         self._handlers: dict[int, Callable[[], None]] = {}
         self._reserved: set[int] = set()  # guest ports a named service will bind
         self.echoed = 0
+        self.adopted: list[int] = []  # guest ports the echo service bound, in order
+        self.on_adopt: Callable[[int, int], Callable[[], None] | None] | None = None
+        self.debug_virq_sent = False
 
     def attach(self, evtchn: EventChannels) -> None:
         self.evtchn = evtchn
@@ -34,6 +37,8 @@ class Dom0Backend:
         self._handlers.clear()
         self._reserved.clear()
         self.echoed = 0
+        self.adopted.clear()
+        self.debug_virq_sent = False
 
     def reserve(self, guest_port: int) -> None:
         """A toolstack port (xenstore, console) that its own service binds, not the echo."""
@@ -62,12 +67,23 @@ class Dom0Backend:
                 and info.port not in self._reserved
             ):
                 self._reserved.add(info.port)
-                port_holder: list[int] = []
+                holder: list[int] = []
+                backend_port = self.bind(info.port, lambda: self._echo(holder[0]))
+                holder.append(backend_port)
+                self.adopted.append(info.port)
+                if self.on_adopt is not None:
+                    # A scenario service may take the channel over from the echo.
+                    handler = self.on_adopt(info.port, backend_port)
+                    if handler is not None:
+                        self._handlers[backend_port] = handler
+                log.debug("dom0 backend bound guest port %d", info.port)
 
-                def echo(holder: list[int] = port_holder) -> None:
-                    assert self.evtchn is not None
-                    self.echoed += 1
-                    self.evtchn.notify_guest(holder[0])
-
-                port_holder.append(self.bind(info.port, echo))
-                log.debug("echo backend bound guest port %d", info.port)
+    def _echo(self, backend_port: int) -> None:
+        assert self.evtchn is not None
+        if not self.debug_virq_sent:
+            # Stands in for the 'q' debug key: Xen raises VIRQ_DEBUG, once per boot,
+            # no later than the first echo (firmware/README.md, events).
+            self.debug_virq_sent = True
+            self.evtchn.raise_virq(Virq.DEBUG)
+        self.echoed += 1
+        self.evtchn.notify_guest(backend_port)
