@@ -6,6 +6,8 @@
  *   UART          compatible "arm,sbsa-uart" or "arm,pl011": reg[0]
  *   GIC           compatible "arm,cortex-a15-gic": reg[0] = GICD, reg[1] = GICC
  *   /chosen       bootargs (may be absent or empty)
+ *   /hypervisor   interrupts[0] = event-channel upcall PPI, reg[0] = grant window
+ *   timer         "arm,armv8-timer" / "arm,armv7-timer": interrupts[2] = virtual timer
  */
 #include "fdt.h"
 #include "guest.h"
@@ -31,6 +33,28 @@ static bool has_versioned_xen(const char *list, uint32_t len)
     return false;
 }
 
+/*
+ * INTID of entry `index` of a node's GIC "interrupts" property (three
+ * cells: 0 = SPI / 1 = PPI, number, flags), or `dflt` if there is none.
+ */
+static unsigned int gic_interrupt(const struct fdt *f, int node, unsigned int index,
+                                  unsigned int dflt)
+{
+    const uint8_t *cells;
+    uint32_t len, type, num;
+
+    cells = fdt_getprop(f, node, "interrupts", &len);
+    if (!cells || len < (index + 1) * 12u)
+        return dflt;
+    type = fdt_be32(cells + index * 12u);
+    num = fdt_be32(cells + index * 12u + 4u);
+    if (type == 1 && num < 16)
+        return num + 16u;
+    if (type == 0 && num < 988)
+        return num + 32u;
+    return dflt;
+}
+
 static void probe_hypervisor(struct platform *p, const struct fdt *f)
 {
     int node = fdt_path_offset(f, "/hypervisor");
@@ -44,6 +68,9 @@ static void probe_hypervisor(struct platform *p, const struct fdt *f)
     if (compat && fdt_stringlist_contains(compat, len, "xen,xen") &&
         has_versioned_xen(compat, len))
         p->have_hypervisor = true;
+    p->evtchn_ppi = gic_interrupt(f, node, 0, p->evtchn_ppi);
+    if (fdt_get_reg(f, node, 0, &p->gnttab_base, &p->gnttab_size) == 0)
+        p->have_gnttab = true;
 }
 
 void platform_probe(struct platform *p, const void *blob)
@@ -54,6 +81,8 @@ void platform_probe(struct platform *p, const void *blob)
 
     memset(p, 0, sizeof(*p));
     p->bootargs = "";
+    p->evtchn_ppi = 31;     /* GUEST_EVTCHN_PPI */
+    p->vtimer_ppi = 27;     /* GUEST_TIMER_VIRT_PPI */
     p->fdt_error = fdt_open(&f, blob);
     if (p->fdt_error)
         return;
@@ -74,6 +103,12 @@ void platform_probe(struct platform *p, const void *blob)
     if (node >= 0 && fdt_get_reg(&f, node, 0, &p->gicd_base, &size) == 0 &&
         fdt_get_reg(&f, node, 1, &p->gicc_base, &size) == 0)
         p->have_gic = true;
+
+    node = fdt_node_by_compatible(&f, -1, "arm,armv8-timer");
+    if (node < 0)
+        node = fdt_node_by_compatible(&f, -1, "arm,armv7-timer");
+    if (node >= 0)
+        p->vtimer_ppi = gic_interrupt(&f, node, 2, p->vtimer_ppi);
 
     chosen = fdt_path_offset(&f, "/chosen");
     if (chosen >= 0) {

@@ -20,6 +20,23 @@
  *   hotloop     100000000   assembly countdown, 2 instructions/iteration
  *   hcall-loop  100000      n x HYPERVISOR_xen_version(XENVER_version, NULL)
  *
+ *   Xen interfaces (common/scenarios_xen.c; output and emulator protocol
+ *   in firmware/README.md):
+ *   bringup     -           default_xen_bringup(): shared_info, HVM params,
+ *                           vcpu_info, events, xenstore, PV console banner
+ *   xenstore    60          bringup, then watch control/shutdown and idle
+ *                           up to n seconds for "poweroff"/"reboot"
+ *   events      3           VIRQ_DEBUG + echo channel to dom0 (n echoes) +
+ *                           loopback channel, Linux 2-level upcalls
+ *   evtchn-stress 100000    count n backend events under exclusive RMW load
+ *   timer       10          n virtual-timer ticks of 1 ms through the GIC
+ *   fault       -           data aborts on unmapped IPAs, handled
+ *   hcall-fail  -           hypercalls that fail on purpose, errno printed
+ *   mmu         -           offset-mapped virtual code (Mini-OS scheme)
+ *   mmu-lpae    -           the same with LPAE tables (arm32)
+ *
+ *   xgdbvm.mmu=off          keep the MMU off in the Xen scenarios
+ *
  * Every scenario starts after the common boot output and the line
  * "scenario: NAME"; returning from a scenario powers the guest off.
  * An unknown NAME prints "unknown scenario NAME" and crash-shuts down.
@@ -29,12 +46,14 @@
 #include "guest.h"
 #include "hypercall.h"
 #include "psci.h"
+#include "scenarios.h"
 
 #define SCENARIO_NAME_MAX   32
 
 volatile unsigned long spin_count;
 volatile unsigned long loop_count;
 volatile unsigned long loop_last_arg;
+bool scenario_mmu_off;
 
 struct scenario {
     const char *name;
@@ -153,6 +172,15 @@ static const struct scenario scenarios[] = {
     { "loop",       scenario_loop,       1000 },
     { "hotloop",    scenario_hotloop,    100000000 },
     { "hcall-loop", scenario_hcall_loop, 100000 },
+    { "bringup",    scenario_bringup,    0 },
+    { "xenstore",   scenario_xenstore,   60 },
+    { "events",     scenario_events,     3 },
+    { "evtchn-stress", scenario_evtchn_stress, 100000 },
+    { "timer",      scenario_timer,      10 },
+    { "fault",      scenario_fault,      0 },
+    { "hcall-fail", scenario_hcall_fail, 0 },
+    { "mmu",        scenario_mmu,        0 },
+    { "mmu-lpae",   scenario_mmu_lpae,   0 },
 };
 
 /* ------------------------------------------------------------------ */
@@ -161,6 +189,7 @@ struct boot_options {
     char name[SCENARIO_NAME_MAX + 1];
     bool have_n;
     bool bad_n;
+    bool mmu_off;
     unsigned long n;
 };
 
@@ -207,6 +236,8 @@ static void parse_bootargs(const char *args, struct boot_options *opt)
         } else if ((val = option_value(tok, len, "xgdbvm.n", &vlen))) {
             opt->have_n = parse_ulong(val, vlen, &opt->n);
             opt->bad_n = !opt->have_n;
+        } else if ((val = option_value(tok, len, "xgdbvm.mmu", &vlen))) {
+            opt->mmu_off = vlen == 3 && memcmp(val, "off", 3) == 0;
         }
     }
 }
@@ -218,6 +249,7 @@ void scenario_run(const char *bootargs)
     size_t i;
 
     parse_bootargs(bootargs, &opt);
+    scenario_mmu_off = opt.mmu_off;
     kprintf("scenario: %s\n", opt.name);
     if (opt.bad_n)
         kprintf("scenario: ignoring malformed xgdbvm.n\n");

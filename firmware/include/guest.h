@@ -49,6 +49,13 @@ struct platform {
     uint64_t uart_base;
     uint64_t gicd_base, gicc_base;
     const char *bootargs;       /* "" when absent */
+    /* GIC INTIDs: /hypervisor interrupts[0] (Xen's event upcall PPI) and
+     * the timer node's third interrupt (EL1 virtual timer); the Xen
+     * defaults 31 and 27 when the device tree does not say. */
+    unsigned int evtchn_ppi;
+    unsigned int vtimer_ppi;
+    bool have_gnttab;           /* /hypervisor reg[0]: grant-table window */
+    uint64_t gnttab_base, gnttab_size;
 };
 
 extern struct platform platform;

@@ -4,10 +4,13 @@
  *   IRQ                      -> dispatch_irq()
  *   undefined instruction    -> print "undef: pc=... spsr=...", resume
  *                               after the faulting instruction
+ *   data abort at an insn    -> print, resume where fault_expect() said
+ *   armed with fault_expect()
  *   anything else            -> "exception: ..." and crash shutdown
  */
 #include "arch.h"
 #include "console.h"
+#include "fault.h"
 #include "guest.h"
 #include "hypercall.h"
 
@@ -118,6 +121,35 @@ static void handle_undef(struct exc_frame *f)
     f->pc = fault + size;
 }
 
+/*
+ * DFSR fault status: FS[4] is bit 10 and FS[3:0] bits 3:0 in the short
+ * format; with the long-descriptor format (DFSR bit 9) it is bits 5:0.
+ */
+static unsigned int dfsr_status(uint32_t dfsr)
+{
+    if (dfsr & (1u << 9))
+        return dfsr & 0x3fu;
+    return (dfsr & 0xfu) | ((dfsr >> 6) & 0x10u);
+}
+
+/*
+ * Architecturally LR_abt = faulting instruction + 8.  Xen's
+ * inject_abt32_exception sets LR_abt = instruction + 0 (ARM) / + 4
+ * (Thumb) instead, and reports DFSR = 0x2 ("debug event"), or 0x222 with
+ * LPAE.  Accept every one of those as the expected instruction.
+ */
+static bool handle_dabt(struct exc_frame *f)
+{
+    uintptr_t pcs[3] = { f->pc - 8, f->pc, f->pc - 4 };
+    uint32_t dfsr = read_dfsr();
+    uintptr_t resume = fault_fixup(pcs, 3, read_dfar(), dfsr_status(dfsr), dfsr);
+
+    if (!resume)
+        return false;
+    f->pc = resume;
+    return true;
+}
+
 void dispatch_irq(struct exc_frame *f)
 {
     if (irq_handler) {
@@ -181,6 +213,8 @@ void arm32_exception(struct exc_frame *f, unsigned int kind)
         dispatch_irq(f);
     else if (kind == VEC_UNDEF)
         handle_undef(f);
+    else if (kind == VEC_DABT && handle_dabt(f))
+        ;   /* resumed by the fixup */
     else
         fatal_exception(f, kind);
     exception_leave();

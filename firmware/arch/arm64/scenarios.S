@@ -48,3 +48,34 @@ arch_halt:
 1:  wfi
     b       1b
     .size arch_halt, . - arch_halt
+
+/*
+ * uint32_t fault_probe_read(uintptr_t addr)
+ * void fault_probe_write(uintptr_t addr, uint32_t value)
+ * One 32-bit load / store (base register, no writeback: a valid ISS).
+ * The fault scenario arms fault_probe_*_insn with fault_probe_*_resume as
+ * the resume address, so an aborted load returns FAULT_PROBE_SKIPPED.
+ */
+    .section .text.fault_probe, "ax", %progbits
+    .globl fault_probe_read, fault_probe_read_insn, fault_probe_read_resume
+    .type fault_probe_read, %function
+    .balign 4
+fault_probe_read:
+    mov     x1, x0
+    movz    w0, #0xfa17
+    movk    w0, #0xfa17, lsl #16
+fault_probe_read_insn:
+    ldr     w0, [x1]
+fault_probe_read_resume:
+    ret
+    .size fault_probe_read, . - fault_probe_read
+
+    .globl fault_probe_write, fault_probe_write_insn, fault_probe_write_resume
+    .type fault_probe_write, %function
+    .balign 4
+fault_probe_write:
+fault_probe_write_insn:
+    str     w1, [x0]
+fault_probe_write_resume:
+    ret
+    .size fault_probe_write, . - fault_probe_write

@@ -5,15 +5,21 @@
  *   sync with ESR_EL1.EC == 0        -> undefined instruction: print
  *                                       "undef: pc=... esr=...", resume
  *                                       after the faulting instruction
+ *   sync with EC 0x24/0x25 (data     -> if the instruction at ELR_EL1 was
+ *   abort) at an expected insn          armed with fault_expect(): print,
+ *                                       resume where it says
  *   anything else                    -> "exception: ..." and crash shutdown
  */
 #include "arch.h"
 #include "console.h"
+#include "fault.h"
 #include "guest.h"
 #include "hypercall.h"
 
 #define VEC_TYPE_SYNC   0
 #define VEC_TYPE_IRQ    1
+#define ESR_EC_DABT_LOW 0x24
+#define ESR_DFSC_MASK   0x3fu
 
 #define A64_HVC_MASK    0xffe0001fu     /* hvc #imm16 = 0xd4000002 | imm16 << 5 */
 #define A64_HVC_BITS    0xd4000002u
@@ -80,6 +86,23 @@ static NORETURN void fatal_exception(struct exc_frame *f, unsigned long kind)
     guest_shutdown(SHUTDOWN_crash);
 }
 
+/*
+ * Xen injects a data abort for an access to an IPA it does not map with
+ * ELR_EL1 = the faulting instruction, FAR_EL1 = the address and ESR_EL1 =
+ * EC 0x25 (current EL) with ISS 0.
+ */
+static bool handle_dabt(struct exc_frame *f)
+{
+    uintptr_t pc = (uintptr_t)f->elr;
+    uintptr_t resume = fault_fixup(&pc, 1, f->far, (unsigned int)f->esr & ESR_DFSC_MASK,
+                                   (uint32_t)f->esr);
+
+    if (!resume)
+        return false;
+    f->elr = resume;
+    return true;
+}
+
 void arm64_exception(struct exc_frame *f, unsigned long kind)
 {
     unsigned int depth = exception_enter();
@@ -99,6 +122,9 @@ void arm64_exception(struct exc_frame *f, unsigned long kind)
         dispatch_irq(f);
     } else if (kind < 8 && type == VEC_TYPE_SYNC && ec == ESR_EC_UNKNOWN) {
         handle_undef(f);
+    } else if (kind < 8 && type == VEC_TYPE_SYNC &&
+               (ec == ESR_EC_DABT_CUR || ec == ESR_EC_DABT_LOW) && handle_dabt(f)) {
+        /* resumed by the fixup */
     } else {
         fatal_exception(f, kind);
     }
