@@ -130,6 +130,7 @@ class Machine:
         self.memory = PhysicalMemory(self.uc)
         self._uart_console = ConsoleBuffer(lambda data: self._console(ConsoleSource.UART, data))
         self._kicked = False
+        self._posted: deque[Callable[[], None]] = deque()
         self.board = Board(
             config,
             self.cpu,
@@ -153,6 +154,9 @@ class Machine:
             raise_upcall=lambda vcpu: self._refresh_upcall(),
             clock_ns=self.time.now_ns,
             event_ppi=self.board.layout.hypervisor.event_intid,
+            post=self.post,
+            pv_console_output=lambda data: self._console(ConsoleSource.PV, data),
+            memory_kib=config.memory // 1024,
         )
         self._event_ppi = self.board.layout.hypervisor.event_intid
         total = stress_total(self.board.bootargs)
@@ -298,6 +302,7 @@ class Machine:
 
     def _sync_devices(self) -> int:
         """Bring time-driven lines up to date; returns the counter value."""
+        self.run_posted()
         now = self.time.counter()
         self.board.timer.update(now)
         if self.stress is not None:
@@ -317,6 +322,16 @@ class Machine:
         exit, as Xen's newer vGIC does): the guest clears the byte itself, so the line
         drops by the time it writes GICC_EOIR."""
         self.board.gic.set_irq(self._event_ppi, self.hypervisor.evtchn.upcall_pending(0))
+
+    def post(self, work: Callable[[], None]) -> None:
+        """Run ``work`` on the machine's thread at its next instruction boundary
+        (now, if it is halted there is no other thread to wait for). Thread-safe."""
+        self._posted.append(work)
+        self.kick()
+
+    def run_posted(self) -> None:
+        while self._posted:
+            self._posted.popleft()()
 
     def kick(self) -> None:
         """Leave the current slice at the next block boundary (a line changed)."""

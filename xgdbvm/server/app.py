@@ -14,13 +14,13 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, ClassVar
 
 import trio
 
 from xgdbvm.adapters.console_history import ConsoleHistory
 from xgdbvm.adapters.gdb_target import GdbTarget, Resume, ResumeMode
-from xgdbvm.machine.events import ConsoleOutput, MachineEvent
+from xgdbvm.machine.events import ConsoleOutput, ConsoleSource, MachineEvent
 from xgdbvm.machine.machine import Machine
 from xgdbvm.machine.stop import Shutdown, StopReason
 from xgdbvm.machine.xen.abi import ShutdownReason
@@ -54,15 +54,30 @@ class Bound:
 
 
 class ConsolePrinter:
-    """Writes guest console bytes to a binary stream as they come."""
+    """Writes guest console bytes to a binary stream as they come; lines from the PV
+    console ring are marked, so they cannot be mistaken for the UART's."""
+
+    PREFIX: ClassVar[dict[ConsoleSource, bytes]] = {ConsoleSource.PV: b"[pv] "}
 
     def __init__(self, out: BinaryIO) -> None:
         self._out = out
+        self._line_start: dict[ConsoleSource, bool] = {}
 
     def machine_event(self, event: MachineEvent) -> None:
-        if isinstance(event, ConsoleOutput):
-            self._out.write(event.data)
-            self._out.flush()
+        if not isinstance(event, ConsoleOutput):
+            return
+        prefix = self.PREFIX.get(event.source)
+        data = event.data
+        if prefix is not None:
+            start = self._line_start.get(event.source, True)
+            lines = data.split(b"\n")
+            marked = [
+                (prefix if (i or start) and line else b"") + line for i, line in enumerate(lines)
+            ]
+            data = b"\n".join(marked)
+            self._line_start[event.source] = data.endswith(b"\n")
+        self._out.write(data)
+        self._out.flush()
 
 
 class Server:

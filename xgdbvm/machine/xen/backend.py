@@ -10,6 +10,7 @@ firmware tests of the event path need.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 
@@ -67,9 +68,8 @@ class Dom0Backend:
                 and info.port not in self._reserved
             ):
                 self._reserved.add(info.port)
-                holder: list[int] = []
-                backend_port = self.bind(info.port, lambda: self._echo(holder[0]))
-                holder.append(backend_port)
+                backend_port = self.bind(info.port, lambda: None)
+                self._handlers[backend_port] = functools.partial(self._echo, backend_port)
                 self.adopted.append(info.port)
                 if self.on_adopt is not None:
                     # A scenario service may take the channel over from the echo.

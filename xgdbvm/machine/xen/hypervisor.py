@@ -8,21 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from xgdbvm.machine.memory import PAGE_SHIFT, Extent, FrameKind, PhysicalMemory
+from xgdbvm.machine.memory import Extent, FrameKind, PhysicalMemory
 from xgdbvm.machine.xen.backend import Dom0Backend
 from xgdbvm.machine.xen.console import ConsoleIo
 from xgdbvm.machine.xen.domain import DomainConfig, DomainState
 from xgdbvm.machine.xen.evtchn import EventChannels
-from xgdbvm.machine.xen.hvm import HvmOps, HvmParam, callback_irq_ppi
 from xgdbvm.machine.xen.guest import GuestAccess
+from xgdbvm.machine.xen.hvm import HvmOps, HvmParam, callback_irq_ppi
 from xgdbvm.machine.xen.hypercall import Call, Dispatcher
 from xgdbvm.machine.xen.memory_op import MemoryOps, P2mChange
 from xgdbvm.machine.xen.physmap import DomainMemory
+from xgdbvm.machine.xen.pvconsole import PvConsole
 from xgdbvm.machine.xen.sched import SchedOps
 from xgdbvm.machine.xen.shared_info import SharedInfo, VcpuInfos
 from xgdbvm.machine.xen.smccc import Smccc, SmcccResult
 from xgdbvm.machine.xen.vcpu import VcpuOps, VmAssist
 from xgdbvm.machine.xen.version import XenVersion
+from xgdbvm.machine.xen.xenstore import DomainConfig as StoreDomain
+from xgdbvm.machine.xen.xenstored import Xenstored
 
 GUEST_MAGIC_GFN = 0x39000  # console ring page; the xenstore ring is the next one
 EVTCHN_PPI = 31
@@ -44,6 +47,9 @@ class Hypervisor:
         raise_upcall: Callable[[int], None] = lambda vcpu: None,
         clock_ns: Callable[[], int] = lambda: 0,
         event_ppi: int = EVTCHN_PPI,
+        post: Callable[[Callable[[], None]], None] = lambda work: work(),
+        pv_console_output: Callable[[bytes], None] = lambda data: None,
+        memory_kib: int = 131072,
     ) -> None:
         self.config = config
         self.version = version
@@ -84,6 +90,29 @@ class Hypervisor:
             self.dispatcher.register(service.hypercalls())
 
         self._toolstack()
+        self.xenstored = Xenstored(
+            self.evtchn,
+            self.backend,
+            lambda: self.memory.p2m.page_view(self.store_gfn),
+            StoreDomain(
+                domid=config.domid,
+                name=config.name,
+                uuid=str(config.uuid),
+                memory_kib=memory_kib,
+                store_port=self.store_port,
+                console_port=self.console_port,
+                store_gfn=self.store_gfn,
+                console_gfn=self.console_gfn,
+            ),
+            post,
+        )
+        self.pv_console = PvConsole(
+            self.evtchn,
+            self.backend,
+            lambda: self.memory.p2m.page_view(self.console_gfn),
+            self.console_port,
+            pv_console_output,
+        )
 
     def _ram_frame(self, gfn: int) -> memoryview | None:
         extent = self.memory.p2m.lookup(gfn)
@@ -137,4 +166,6 @@ class Hypervisor:
         self.vm_assist.reset()
         self.hvm.params.clear()
         self._toolstack()
+        self.xenstored.start()
+        self.pv_console.start()
         self.dispatcher.stats.clear()

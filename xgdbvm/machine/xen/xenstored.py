@@ -1,0 +1,93 @@
+"""xenstored for the emulated machine: the store, the guest's ring, dom0 connections.
+
+The store is shared by two threads: the guest's requests arrive on the
+machine's worker thread (during its EVTCHNOP_send on the store port), host
+tools' requests on the server's thread. ``lock`` serialises every store
+access. Watch events for the guest raised by a host write cannot touch the
+guest's ring while the vCPU runs, so they are delivered through ``post``,
+which the machine runs at its next instruction boundary.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from xgdbvm.machine.xen.backend import Dom0Backend
+from xgdbvm.machine.xen.evtchn import EventChannels
+from xgdbvm.machine.xen.xenstore import (
+    Connection,
+    Message,
+    Response,
+    RingTransport,
+    XenStore,
+    XsClient,
+    populate_dom0,
+    populate_domain,
+)
+from xgdbvm.machine.xen.xenstore import DomainConfig as StoreDomain
+
+PageView = Callable[[], memoryview | None]
+Post = Callable[[Callable[[], None]], None]
+
+
+class Xenstored:
+    def __init__(
+        self,
+        evtchn: EventChannels,
+        backend: Dom0Backend,
+        ring_page: PageView,
+        domain: StoreDomain,
+        post: Post,
+    ) -> None:
+        self._evtchn = evtchn
+        self._backend = backend
+        self._ring_page = ring_page
+        self._domain = domain
+        self._post = post
+        self.lock = threading.RLock()
+        self.start()
+
+    def start(self) -> None:
+        """A fresh store for a freshly built domain (boot and every reset)."""
+        with self.lock:
+            self.store = XenStore()
+            populate_dom0(self.store)
+            populate_domain(self.store, self._domain)
+            self.ring = RingTransport(self.store, self._domain.domid)
+            page = self._ring_page()
+            if page is not None:
+                self.ring.attach(page)
+        self.backend_port = self._backend.bind(self._domain.store_port, self.serve_guest)
+
+    def serve_guest(self) -> None:
+        """Process the guest's ring (requests in, replies and watch events out)."""
+        page = self._ring_page()
+        if page is None:
+            return
+        with self.lock:
+            notify = self.ring.process(page)
+        if notify:
+            self._evtchn.notify_guest(self.backend_port)
+
+    # -- dom0 clients (the host socket, monitor commands) ---------------------------------
+
+    def connect(self) -> Connection:
+        with self.lock:
+            return self.store.connect(0)
+
+    def disconnect(self, conn: Connection) -> None:
+        with self.lock:
+            self.store.disconnect(conn)
+
+    def handle(self, conn: Connection, message: Message) -> Response:
+        with self.lock:
+            response = self.store.handle(conn, message)
+            guest_events = any(e.connection is self.ring.conn for e in response.events)
+        if guest_events:
+            self._post(self.serve_guest)
+        return response
+
+    def client(self) -> XsClient:
+        """A synchronous dom0 client (monitor commands); hold ``lock`` while using it."""
+        return XsClient(self.store, 0)
