@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -105,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="hold the guest at its first instruction until a GDB client resumes it",
     )
     run.add_argument(
+        "--xenstore-socket",
+        type=Path,
+        metavar="PATH",
+        help="serve xenstore to host tools on this Unix socket (default: in a private "
+        "directory for the run)",
+    )
+    run.add_argument(
         "--on-reboot",
         choices=("exit", "restart"),
         default="exit",
@@ -194,6 +203,8 @@ def command_run(args: argparse.Namespace) -> int:
     if args.trace_lossless and trace is None:
         raise ConfigError("--trace-lossless needs --trace")
     machine = Machine(machine_config(args))
+    # The run's state directory: private (0700), removed when the run ends.
+    state_dir = None if args.xenstore_socket else Path(tempfile.mkdtemp(prefix="xgdbvm-"))
     # With GDB on stdio, stdout is the protocol: the console goes to stderr.
     console = sys.stderr.buffer if isinstance(endpoint, StdioEndpoint) else sys.stdout.buffer
     machine.observers.subscribe(ConsolePrinter(console))
@@ -205,9 +216,14 @@ def command_run(args: argparse.Namespace) -> int:
         trace=trace,
         trace_file=args.trace_file,
         trace_lossless=args.trace_lossless,
+        xenstore_socket=args.xenstore_socket or (state_dir or Path()) / "xenstored.sock",
     )
     started = time.perf_counter()
-    stop, interrupted = trio.run(_serve, machine, options, args)
+    try:
+        stop, interrupted = trio.run(_serve, machine, options, args)
+    finally:
+        if state_dir is not None:
+            shutil.rmtree(state_dir, ignore_errors=True)
     reason: StopReason = stop if stop is not None else HostInterrupt()
     print(summary(machine, reason, time.perf_counter() - started), file=sys.stderr)
     if endpoint is not None and interrupted:
@@ -242,6 +258,11 @@ async def _serve(
             _announce(
                 f"xgdbvm: GDB server on {bound.gdb}; attach with:\n"
                 f"  gdb-multiarch {image} -ex 'target remote {bound.gdb}'"
+            )
+        if bound.xenstore is not None:
+            _announce(
+                f"xgdbvm: xenstore on {bound.xenstore}; use it with: "
+                f"XENSTORED_PATH={bound.xenstore} xenstore-ls"
             )
         if bound.trace is not None:
             _announce(

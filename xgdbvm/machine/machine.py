@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -59,7 +60,7 @@ from xgdbvm.machine.stop import (
     StopReason,
     Watchpoint,
 )
-from xgdbvm.machine.timekeeping import VirtualTime
+from xgdbvm.machine.timekeeping import NS_PER_TICK, VirtualTime
 from xgdbvm.machine.ucnative import InstructionClock
 from xgdbvm.machine.xen.abi import XEN_HYPERCALL_TAG
 from xgdbvm.machine.xen.backend_stress import POLL_INSTRUCTIONS as STRESS_POLL_INSTRUCTIONS
@@ -78,6 +79,8 @@ NEVER = {"arm64": 0xFFFF_FFFF_FFFF_FFFF, "arm32": 0xFFFF_FFFF}
 SMCCC_IMMEDIATE = 0
 UART_LINE_MAX = 256
 STAGE2_FAULT_HISTORY = 64
+IDLE_SLICE_NS = 50_000_000  # an idle guest re-checks host work at least this often
+IDLE_WITHOUT_DEADLINE_NS = 1_000_000_000
 UNMAPPED_ACCESS = {
     unicorn.UC_MEM_FETCH_UNMAPPED: "fetch",
     unicorn.UC_MEM_FETCH_PROT: "fetch",
@@ -131,6 +134,9 @@ class Machine:
         self._uart_console = ConsoleBuffer(lambda data: self._console(ConsoleSource.UART, data))
         self._kicked = False
         self._posted: deque[Callable[[], None]] = deque()
+        self._wakeup = threading.Event()
+        # Sleep through idle time instead of skipping it (servers with host inputs).
+        self.idle_pacing = False
         self.board = Board(
             config,
             self.cpu,
@@ -215,6 +221,7 @@ class Machine:
     def request_stop(self) -> None:
         """Ask a running (or the next) ``run`` to return HostInterrupt. Thread-safe."""
         self._host_stop.set()
+        self._wakeup.set()
         self.uc.emu_stop()
 
     def step(self) -> StopReason:
@@ -296,9 +303,12 @@ class Machine:
             if self.board.gic.irq_pending(0):
                 continue  # WFI wakes for a pending interrupt, masked or not
             wake = self.board.timer.next_deadline(now)
-            if wake is None:
+            if wake is None and not self.idle_pacing:
                 return self._finish(Idle(self.cpu.pc))
-            self.time.skip_to(wake)
+            if self.idle_pacing:
+                self._pace_idle(wake)
+            else:
+                self.time.skip_to(wake)  # type: ignore[arg-type]
 
     def _sync_devices(self) -> int:
         """Bring time-driven lines up to date; returns the counter value."""
@@ -323,10 +333,28 @@ class Machine:
         drops by the time it writes GICC_EOIR."""
         self.board.gic.set_irq(self._event_ppi, self.hypervisor.evtchn.upcall_pending(0))
 
+    def _pace_idle(self, wake: int | None) -> None:
+        """Idle for real: sleep until the timer deadline or until the host posts work
+        (a xenstore write, console input), so a guest waiting on the host is not
+        timed out by virtual time racing ahead. Virtual time still lands exactly on
+        the deadline when nothing arrived first."""
+        delay_ns = IDLE_WITHOUT_DEADLINE_NS
+        if wake is not None:
+            delay_ns = max(0, wake * NS_PER_TICK - self.time.now_ns())
+        started = time.monotonic_ns()
+        woken = self._wakeup.wait(min(delay_ns, IDLE_SLICE_NS) / 1e9)
+        self._wakeup.clear()
+        slept = time.monotonic_ns() - started
+        if wake is not None and not woken and slept >= delay_ns:
+            self.time.skip_to(wake)
+        else:
+            self.time.idle_ns += min(slept, delay_ns)
+
     def post(self, work: Callable[[], None]) -> None:
         """Run ``work`` on the machine's thread at its next instruction boundary
         (now, if it is halted there is no other thread to wait for). Thread-safe."""
         self._posted.append(work)
+        self._wakeup.set()
         self.kick()
 
     def run_posted(self) -> None:

@@ -29,6 +29,7 @@ from xgdbvm.server.endpoints import Endpoint, StdioEndpoint, TcpEndpoint, UnixEn
 from xgdbvm.server.gdb_session import GdbSession
 from xgdbvm.server.runner import MachineRunner
 from xgdbvm.server.trace_server import TraceServer, trace_recorder
+from xgdbvm.server.xenstore_socket import XenstoreSocketServer
 
 log = logging.getLogger("xgdbvm.server")
 REFUSAL_TIMEOUT = 5.0
@@ -43,6 +44,7 @@ class ServeOptions:
     trace: Endpoint | None = None
     trace_file: Path | None = None
     trace_lossless: bool = False
+    xenstore_socket: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Bound:
 
     gdb: str | None
     trace: str | None = None
+    xenstore: str | None = None
 
 
 class ConsolePrinter:
@@ -87,6 +90,8 @@ class Server:
         self.machine = machine
         self.options = options
         self.runner = MachineRunner(machine)
+        # Host tools can answer an idle guest: let idle time pass as host time.
+        machine.idle_pacing = True
         self.history = ConsoleHistory()
         machine.observers.subscribe(self.history)
         self.trace = trace_recorder(machine, options.trace_file, lossless=options.trace_lossless)
@@ -103,7 +108,13 @@ class Server:
                 gdb_address = await nursery.start(self._serve_gdb, self.options.gdb)
             if self.options.trace is not None:
                 trace_address = await nursery.start(self.trace_server.serve, self.options.trace)
-            task_status.started(Bound(gdb_address, trace_address))
+            xenstore_path = None
+            if self.options.xenstore_socket is not None:
+                xenstore = XenstoreSocketServer(
+                    self.machine.hypervisor.xenstored, self.options.xenstore_socket
+                )
+                xenstore_path = str(await nursery.start(xenstore.serve))
+            task_status.started(Bound(gdb_address, trace_address, xenstore_path))
             if not self.options.wait_for_gdb:
                 await self._free_run()
                 if self.options.gdb is None:

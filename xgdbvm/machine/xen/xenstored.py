@@ -21,9 +21,12 @@ from xgdbvm.machine.xen.xenstore import (
     Response,
     RingTransport,
     XenStore,
-    XsClient,
+    XenStoreError,
+    XsType,
+    parse_error,
     populate_dom0,
     populate_domain,
+    request,
 )
 from xgdbvm.machine.xen.xenstore import DomainConfig as StoreDomain
 
@@ -88,6 +91,18 @@ class Xenstored:
             self._post(self.serve_guest)
         return response
 
-    def client(self) -> XsClient:
-        """A synchronous dom0 client (monitor commands); hold ``lock`` while using it."""
-        return XsClient(self.store, 0)
+    def pop_output(self, conn: Connection) -> list[Message]:
+        with self.lock:
+            return conn.drain_output()
+
+    def request(self, conn: Connection, kind: XsType, *parts: str, value: bytes = b"") -> bytes:
+        """One dom0 request (monitor commands); raises XenStoreError on an error reply."""
+        response = self.handle(conn, request(kind, *parts, req_id=1, tx_id=0, raw_tail=value))
+        with self.lock:
+            # The reply travels in the Response; keep only watch events queued.
+            conn_events = [m for m in conn.drain_output() if m.msg_type == XsType.WATCH_EVENT]
+            for event in conn_events:
+                conn.queue_event(event)
+        if response.reply.msg_type == XsType.ERROR:
+            raise XenStoreError(parse_error(response.reply.payload))
+        return response.reply.payload
