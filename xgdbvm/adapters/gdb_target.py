@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from xgdbvm.adapters import monitor_memory  # noqa: F401 - registers its commands
+from xgdbvm.adapters import monitor_memory, monitor_xenstore  # noqa: F401 - register commands
 from xgdbvm.adapters.console_history import ConsoleHistory
 from xgdbvm.adapters.monitor import MonitorContext, run_monitor
 from xgdbvm.adapters.registers import RegisterMap
@@ -35,6 +35,7 @@ from xgdbvm.machine.stop import (
     Watchpoint,
 )
 from xgdbvm.machine.xen.abi import ShutdownReason
+from xgdbvm.machine.xen.xenstore import Connection
 from xgdbvm.rsp import commands as cmd
 from xgdbvm.rsp import lldb, replies
 from xgdbvm.rsp.constants import BreakpointType, ErrorCode, GdbSignal
@@ -115,6 +116,7 @@ class GdbTarget:
         self.inserted = SessionBreakpoints()
         self.last_stop: StopReason | None = None
         self.address_space = AddressSpace.VIRTUAL
+        self._xs_conn: Connection | None = None
         self._handlers: dict[type, Callable[..., Outcome]] = {
             cmd.QueryHaltReason: self._halt_reason,
             cmd.ReadRegisters: self._read_registers,
@@ -160,8 +162,17 @@ class GdbTarget:
             return Reply(replies.empty())
         return handler(command, fmt)
 
+    def xenstore_connection(self) -> Connection:
+        """This session's dom0 xenstore connection (monitor xs), opened on first use."""
+        if self._xs_conn is None:
+            self._xs_conn = self.machine.hypervisor.xenstored.connect()
+        return self._xs_conn
+
     def end_session(self) -> None:
         """Remove everything this session inserted; the guest stays halted."""
+        if self._xs_conn is not None:
+            self.machine.hypervisor.xenstored.disconnect(self._xs_conn)
+            self._xs_conn = None
         for address in self.inserted.code:
             self.machine.debug.remove_breakpoint(address)
         for watch in self.inserted.watches:
