@@ -71,23 +71,25 @@ async def test_xenstore_utils_list_the_guest_and_power_it_off(arch: str, tmp_pat
 
 
 async def test_monitor_xs_reads_writes_and_watches(tmp_path: Path) -> None:
-    async with running_server("arm64", "xgdbvm.test=bringup") as srv:
-        async with await RspClient.connect_tcp(srv.host, srv.port, timeout=TIMEOUT) as gdb:
-            assert (await gdb.request(b"c", timeout=TIMEOUT)).startswith(b"W00")
+    async with (
+        running_server("arm64", "xgdbvm.test=bringup") as srv,
+        await RspClient.connect_tcp(srv.host, srv.port, timeout=TIMEOUT) as gdb,
+    ):
+        assert (await gdb.request(b"c", timeout=TIMEOUT)).startswith(b"W00")
 
-            async def monitor(text: str) -> str:
-                reply = await gdb.exchange(b"qRcmd," + hex_encode(text.encode()), timeout=TIMEOUT)
-                return reply.console.decode()
+        async def monitor(text: str) -> str:
+            reply = await gdb.exchange(b"qRcmd," + hex_encode(text.encode()), timeout=TIMEOUT)
+            return reply.console.decode()
 
-            assert "watching /local/domain/1/data" in await monitor("xs watch /local/domain/1/data")
-            assert await monitor("xs read /local/domain/1/data/boot-status") == "ok\n"
-            await monitor("xs write /local/domain/1/data/probe hello")
-            fired = await monitor("xs watch")
-            assert "fired: /local/domain/1/data/probe" in fired
-            listing = await monitor("xs ls /local/domain/1/control")
-            assert "feature-poweroff = '1'" in listing
-            assert "removed" in await monitor("xs rm /local/domain/1/data/probe")
-            assert "ENOENT" in await monitor("xs read /local/domain/1/data/probe")
+        assert "watching /local/domain/1/data" in await monitor("xs watch /local/domain/1/data")
+        assert await monitor("xs read /local/domain/1/data/boot-status") == "ok\n"
+        await monitor("xs write /local/domain/1/data/probe hello")
+        fired = await monitor("xs watch")
+        assert "fired: /local/domain/1/data/probe" in fired
+        listing = await monitor("xs ls /local/domain/1/control")
+        assert "feature-poweroff = '1'" in listing
+        assert "removed" in await monitor("xs rm /local/domain/1/data/probe")
+        assert "ENOENT" in await monitor("xs read /local/domain/1/data/probe")
 
 
 @pytest.mark.parametrize("arch", ARCHES)
