@@ -152,10 +152,9 @@ static void tlb_flush_all(void)
 
 /*
  * Until now only this code, its stack, the tables and the switching page
- * are mapped.  Map all RAM (up to 1 GiB) at its alias with large blocks,
- * the UART as Device memory, then drop the identity mapping (arm32; the
- * arm64 TTBR0 keeps it for the TTBR0 switch below).  Only invalid entries
- * become valid and valid ones are rewritten unchanged, so no
+ * are mapped.  Map all RAM (up to 1 GiB) at its alias and at its physical
+ * address with large blocks, and the UART as Device memory.  Only invalid
+ * entries become valid and valid ones are rewritten unchanged, so no
  * break-before-make is needed.
  */
 static int remap(const struct mmu_handoff *h)
@@ -163,9 +162,24 @@ static int remap(const struct mmu_handoff *h)
     struct pt_pool pool = { .next = h->pool_next, .end = h->pool_end, .va_offset = h->offset };
     int rc = 0;
 
+    /* Drop the boot page's identity entry first: the identity map of all RAM
+     * below replaces it with entries of its own. */
+    if (h->unmap_desc_pa) {
+        volatile uint32_t *d = pt_ptr(&pool, h->unmap_desc_pa);
+
+        d[0] = 0;
+        if (h->unmap_desc_size == 8)
+            d[1] = 0;
+        tlb_flush_all();
+    }
+    /* RAM at its alias, and at its physical address too: the image's symbols
+     * are linked physically, and a debugger reading &boot_stage should find
+     * the same bytes before and after the switch. */
     if (h->format == MMU_FORMAT_LONG) {
         rc |= lpd_map(&pool, h->root_pa, (unsigned int)h->root_level, h->ram_pa + h->offset,
                       h->ram_pa, h->ram_size, PTE_NORMAL, true);
+        rc |= lpd_map(&pool, h->root_pa, (unsigned int)h->root_level, h->ram_pa, h->ram_pa,
+                      h->ram_size, PTE_NORMAL, true);
         if (h->uart_pa)
             rc |= lpd_map(&pool, h->root_pa, (unsigned int)h->root_level,
                           h->uart_va & ~0x1fffffull, h->uart_pa & ~0x1fffffull, 0x200000,
@@ -173,16 +187,11 @@ static int remap(const struct mmu_handoff *h)
     } else {
         sd_map(&pool, h->root_pa, (uint32_t)(h->ram_pa + h->offset), (uint32_t)h->ram_pa,
                h->ram_size, SD_NORMAL);
+        sd_map(&pool, h->root_pa, (uint32_t)h->ram_pa, (uint32_t)h->ram_pa, h->ram_size,
+               SD_NORMAL);
         if (h->uart_pa)
             sd_map(&pool, h->root_pa, (uint32_t)h->uart_va, (uint32_t)h->uart_pa, 0x100000,
                    SD_DEVICE);
-    }
-    if (h->unmap_desc_pa) {
-        volatile uint32_t *d = pt_ptr(&pool, h->unmap_desc_pa);
-
-        d[0] = 0;
-        if (h->unmap_desc_size == 8)
-            d[1] = 0;
     }
     tlb_flush_all();
     return rc;
