@@ -157,6 +157,15 @@ static void tlb_flush_all(void)
  * entries become valid and valid ones are rewritten unchanged, so no
  * break-before-make is needed.
  */
+#if defined(__aarch64__)
+static uint64_t ttbr0_table(void)
+{
+    uint64_t v;
+    __asm__ volatile("mrs %0, ttbr0_el1" : "=r"(v));
+    return v & 0x0000fffffffff000ull; /* drop the ASID and CnP */
+}
+#endif
+
 static int remap(const struct mmu_handoff *h)
 {
     struct pt_pool pool = { .next = h->pool_next, .end = h->pool_end, .va_offset = h->offset };
@@ -178,8 +187,14 @@ static int remap(const struct mmu_handoff *h)
     if (h->format == MMU_FORMAT_LONG) {
         rc |= lpd_map(&pool, h->root_pa, (unsigned int)h->root_level, h->ram_pa + h->offset,
                       h->ram_pa, h->ram_size, PTE_NORMAL, true);
+#if defined(__aarch64__)
+        /* Low addresses belong to TTBR0 here (T0SZ 25: the walk starts at level 1). */
+        rc |= lpd_map(&pool, ttbr0_table(), 1, h->ram_pa, h->ram_pa, h->ram_size, PTE_NORMAL,
+                      true);
+#else
         rc |= lpd_map(&pool, h->root_pa, (unsigned int)h->root_level, h->ram_pa, h->ram_pa,
                       h->ram_size, PTE_NORMAL, true);
+#endif
         if (h->uart_pa)
             rc |= lpd_map(&pool, h->root_pa, (unsigned int)h->root_level,
                           h->uart_va & ~0x1fffffull, h->uart_pa & ~0x1fffffull, 0x200000,
