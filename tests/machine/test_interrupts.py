@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 
@@ -24,7 +25,7 @@ def test_timer_ticks_arrive_with_the_right_period(make_machine: MachineFactory, 
     counts = [int(c) for c in re.findall(r"tick \d+ at count (\d+)", console)]
     assert len(counts) == 10
     period = 62_500  # 1 ms at CNTFRQ 62.5 MHz
-    gaps = [b - a for a, b in zip(counts, counts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(counts)]
     # Each tick is taken within a few microseconds of virtual time after its deadline.
     assert all(period <= gap < period + 200 for gap in gaps), gaps
     irqs = [e for e in rec.of(ExceptionInjected) if e.kind == "irq"]  # type: ignore[union-attr]
@@ -67,8 +68,14 @@ def _trace(machine_and_rec: tuple[object, object]) -> list[tuple[object, ...]]:
     machine, rec = machine_and_rec
     machine.run(BUDGET)  # type: ignore[attr-defined]
     return [
-        (type(e).__name__, e.pc, e.icount, getattr(e, "name", ""), getattr(e, "ret", None),
-         getattr(e, "kind", ""))
+        (
+            type(e).__name__,
+            e.pc,
+            e.icount,
+            getattr(e, "name", ""),
+            getattr(e, "ret", None),
+            getattr(e, "kind", ""),
+        )
         for e in rec.events  # type: ignore[attr-defined]
     ]
 
