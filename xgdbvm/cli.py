@@ -107,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="hold the guest at its first instruction until a GDB client resumes it",
     )
     run.add_argument(
+        "--realtime",
+        action="store_true",
+        help="guest time follows the host clock (default: virtual and deterministic)",
+    )
+    run.add_argument(
         "--xenstore-socket",
         type=Path,
         metavar="PATH",
@@ -143,6 +148,7 @@ def machine_config(args: argparse.Namespace) -> MachineConfig:
         bootargs=args.bootargs,
         domain=DomainConfig(domid=args.domid, name=args.name, dom0=args.role == "dom0"),
         p2m=args.p2m,
+        realtime=args.realtime,
     )
 
 

@@ -18,7 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from xgdbvm.adapters import monitor_memory, monitor_xenstore  # noqa: F401 - register commands
+from xgdbvm.adapters import (  # noqa: F401 - importing them registers their commands
+    monitor_interrupts,
+    monitor_memory,
+    monitor_xenstore,
+)
 from xgdbvm.adapters.console_history import ConsoleHistory
 from xgdbvm.adapters.monitor import MonitorContext, run_monitor
 from xgdbvm.adapters.registers import RegisterMap
