@@ -27,11 +27,12 @@ def test_run_prints_console_and_summary(arch: str) -> None:
     assert result.returncode == 0, result.stderr
     assert f"xgdbvm guest: hello from {arch}\n" in result.stdout
     assert "Xen 4.19.0\n" in result.stdout
-    summary = result.stderr.strip().splitlines()
-    assert len(summary) == 1
-    assert summary[0].startswith("xgdbvm: guest shutdown: poweroff (via SCHEDOP_shutdown); ")
-    assert "instructions" in summary[0]
-    assert "hypercalls: console_io=1 sched_op=1 xen_version=3" in summary[0]
+    *start, summary = result.stderr.strip().splitlines()
+    # At start: where host xenstore tools connect. On shutdown: one summary line.
+    assert [line.split(" on ")[0] for line in start] == ["xgdbvm: xenstore"]
+    assert summary.startswith("xgdbvm: guest shutdown: poweroff (via SCHEDOP_shutdown); ")
+    assert "instructions" in summary
+    assert "hypercalls: console_io=1 sched_op=1 xen_version=3" in summary
 
 
 @pytest.mark.parametrize(
