@@ -187,14 +187,15 @@ def _checked_range(low: int, high: int) -> tuple[int, int]:
 
 @dataclass
 class _Held(Generic[T]):
-    enter: TraceEvent
+    name: str
     payload: T
     after: list[tuple[T, bool]] = field(default_factory=list)
 
 
 class Selector(Generic[T]):
-    """A filter applied to one ordered stream. ``feed`` returns the payloads (each event's
-    own, e.g. its encoded line) that pass, in order; ``flush`` ends the stream."""
+    """A filter applied to one ordered stream. ``feed`` (a typed event) or ``feed_json``
+    (its JSON object) returns the payloads (each event's own, e.g. its encoded line)
+    that pass, in order; ``flush`` ends the stream."""
 
     def __init__(self, spec: TraceFilter) -> None:
         self.spec = spec
@@ -224,17 +225,16 @@ class Selector(Generic[T]):
             return True
         return None if subop is None else subop in subops
 
-    def decide(self, event: TraceEvent) -> bool | None:
+    def decide(
+        self, kind: str, pc: int, name: str | None = None, subop: str | None = None
+    ) -> bool | None:
         """True/False, or None for a hypercall enter whose sub-op decides."""
-        if self._pc is not None and not self._pc[0] <= event.pc < self._pc[1]:
+        if self._pc is not None and not self._pc[0] <= pc < self._pc[1]:
             return False
-        kind = event.kind
         if not self._kind_ok(kind):
             return False
         if self._names and kind in CALL_KINDS:
-            name = getattr(event, "name", "")
-            subop = getattr(event, "subop", None)
-            verdict = self._name_ok(name, subop)
+            verdict = self._name_ok(name or "", subop)
             if verdict is None and kind != "hypercall_enter":
                 return False
             return verdict
@@ -243,29 +243,43 @@ class Selector(Generic[T]):
     def feed(self, event: TraceEvent, payload: T) -> list[T]:
         if self.passes_all:
             return [payload]
-        held = self._held.get(event.vcpu)
+        name = getattr(event, "name", None)
+        subop = getattr(event, "subop", None)
+        return self._feed(event.kind, event.vcpu, event.pc, name, subop, payload)
+
+    def feed_fields(
+        self, kind: str, vcpu: int, pc: int, name: str | None, subop: str | None, payload: T
+    ) -> list[T]:
+        """``feed`` for an event given by the fields filters look at."""
+        if self.passes_all:
+            return [payload]
+        return self._feed(kind, vcpu, pc, name, subop, payload)
+
+    def _feed(
+        self, kind: str, vcpu: int, pc: int, name: str | None, subop: str | None, payload: T
+    ) -> list[T]:
+        held = self._held.get(vcpu)
         if held is not None:
-            if event.kind == "hypercall_exit":
-                del self._held[event.vcpu]
-                name = getattr(event, "name", "")
-                enter_ok = name == getattr(held.enter, "name", None) and bool(
-                    self._name_ok(name, getattr(event, "subop", None))
-                )
+            if kind == "hypercall_exit":
+                del self._held[vcpu]
+                enter_ok = name == held.name and bool(self._name_ok(name, subop))
                 out = [held.payload] if enter_ok else []
                 out += [p for p, ok in held.after if ok]
-                if self.decide(event):
+                if self.decide(kind, pc, name, subop):
                     out.append(payload)
                 return out
-            if event.kind != "hypercall_enter":
-                held.after.append((payload, bool(self.decide(event))))
+            if kind != "hypercall_enter":
+                held.after.append((payload, bool(self.decide(kind, pc, name, subop))))
                 return []
             # An enter without an exit before it (the stream began or stopped mid-call):
             # the held one stays undecided and is left out.
-            del self._held[event.vcpu]
-            return [p for p, ok in held.after if ok] + self.feed(event, payload)
-        verdict = self.decide(event)
+            del self._held[vcpu]
+            return [p for p, ok in held.after if ok] + self._feed(
+                kind, vcpu, pc, name, subop, payload
+            )
+        verdict = self.decide(kind, pc, name, subop)
         if verdict is None:
-            self._held[event.vcpu] = _Held(event, payload)
+            self._held[vcpu] = _Held(name or "", payload)
             return []
         return [payload] if verdict else []
 

@@ -80,7 +80,8 @@ def format_time(t_ns: int) -> str:
 
 
 def format_int(value: int) -> str:
-    return str(value) if -10 < value < 10 else (f"{value:#x}" if value >= 0 else str(value))
+    """Small numbers (counts, ports, IRQs) in decimal, anything bigger in hex."""
+    return str(value) if -1024 < value < 1024 else (f"{value:#x}" if value >= 0 else str(value))
 
 
 def format_value(value: JsonValue) -> str:

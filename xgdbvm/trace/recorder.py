@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
-from xgdbvm.trace.convert import EventConverter, Symbolizer, SymbolLike
+from xgdbvm.trace.convert import Encoded, EventConverter, Symbolizer, SymbolLike
 from xgdbvm.trace.filters import Selector, TraceFilter
 from xgdbvm.trace.schema import Hello, TraceEvent, encode_line
 
@@ -106,12 +106,19 @@ class Subscription:
 
     # -- producer side (the machine's thread) ---------------------------------------------
 
-    def offer(self, event: TraceEvent, line: bytes) -> None:
-        items = [line] if self._selector.passes_all else self._selector.feed(event, line)
+    def offer(self, event: Encoded, line: bytes) -> None:
+        """An event (encoded, and its line as bytes) from the machine's thread."""
+        selector = self._selector
+        if selector.passes_all:
+            self._put((line,))
+            return
+        items = selector.feed_fields(
+            event.kind, event.vcpu, event.pc, event.name, event.subop, line
+        )
         if items:
             self._put(items)
 
-    def _put(self, items: list[bytes]) -> None:
+    def _put(self, items: Sequence[bytes]) -> None:
         with self._lock:
             if self._closed:
                 return
@@ -349,14 +356,13 @@ class TraceRecorder:
         if file is None and not subscribers:
             return
         try:
-            trace_event = self._converter.convert(event, seq)
-            line = encode_line(trace_event)
+            encoded = self._converter.encode(event, seq)
             if file is not None:
-                self._write(file, line)
+                self._write(file, encoded.line)
             if subscribers:
-                data = (line + "\n").encode()
+                data = (encoded.line + "\n").encode()
                 for subscriber in subscribers:
-                    subscriber.offer(trace_event, data)
+                    subscriber.offer(encoded, data)
         except Exception:
             # Never into the CPU hook: a tracing bug must not stop the guest.
             if not self._failed_once:

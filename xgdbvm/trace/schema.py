@@ -281,9 +281,17 @@ KINDS = (*EVENT_CLASSES, DroppedEvent.kind)
 # -- JSON lines ----------------------------------------------------------------------
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_json(obj: JsonObject) -> str:
+    """A record's JSON object as one line, without the newline."""
+    return _ENCODER.encode(obj)
+
+
 def encode_line(record: Record) -> str:
     """One record as one JSON line, without the newline."""
-    return json.dumps(record.to_json(), separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(record.to_json())
 
 
 def decode_line(line: str) -> Record:
