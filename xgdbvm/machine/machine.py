@@ -422,7 +422,7 @@ class Machine:
 
     def _virtual_spans(self, va: int, size: int, access: Access | None) -> list[tuple[int, int]]:
         """(ipa, length) pieces of a virtual range, split at 4 KiB pages."""
-        if not self.cpu.translation_regime().enabled:
+        if not self.cpu.mmu_enabled():
             return [(va, size)]
         spans = []
         while size > 0:

@@ -165,6 +165,59 @@ class RegisterFile:
         return tuple(v & mask for v in values)
 
 
+class _Arm64CpReg(ctypes.Structure):
+    _fields_ = (
+        ("crn", ctypes.c_uint32),
+        ("crm", ctypes.c_uint32),
+        ("op0", ctypes.c_uint32),
+        ("op1", ctypes.c_uint32),
+        ("op2", ctypes.c_uint32),
+        ("val", ctypes.c_uint64),
+    )
+
+
+class _ArmCpReg(ctypes.Structure):
+    _fields_ = (
+        ("cp", ctypes.c_uint32),
+        ("is64", ctypes.c_uint32),
+        ("sec", ctypes.c_uint32),
+        ("crn", ctypes.c_uint32),
+        ("crm", ctypes.c_uint32),
+        ("opc1", ctypes.c_uint32),
+        ("opc2", ctypes.c_uint32),
+        ("val", ctypes.c_uint64),
+    )
+
+
+class SystemRegisterFile:
+    """System (coprocessor) registers through libunicorn directly, one struct each,
+    built once: the binding's path costs ~10 us a read, this about one."""
+
+    def __init__(self, uc: unicorn.Uc, reg_id: int, arm64: bool) -> None:
+        self._uch = engine_handle(uc)
+        self._reg_id = reg_id
+        self._layout: type[ctypes.Structure] = _Arm64CpReg if arm64 else _ArmCpReg
+        self._structs: dict[tuple[int, ...], tuple[ctypes.Structure, Any]] = {}
+        self._uc = uc
+
+    def _struct(self, fields: tuple[int, ...]) -> tuple[ctypes.Structure, Any]:
+        entry = self._structs.get(fields)
+        if entry is None:
+            struct = self._layout(*fields, 0)
+            entry = self._structs[fields] = (struct, ctypes.byref(struct))
+        return entry
+
+    def read(self, fields: tuple[int, ...]) -> int:
+        struct, ref = self._struct(fields)
+        _check(_uclib.uc_reg_read(self._uch, self._reg_id, ref))
+        return int(struct.val)
+
+    def write(self, fields: tuple[int, ...], value: int) -> None:
+        struct, ref = self._struct(fields)
+        struct.val = value & 0xFFFF_FFFF_FFFF_FFFF
+        _check(_uclib.uc_reg_write(self._uch, self._reg_id, ref))
+
+
 def _check(err: int) -> None:
     if err != 0:
         raise unicorn.UcError(err)

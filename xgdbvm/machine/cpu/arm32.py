@@ -26,7 +26,7 @@ from unicorn import arm_const as a32
 from xgdbvm.machine.cpu.base import BootState, Fetch, HypercallAbi, RegisterAccess
 from xgdbvm.machine.devices.generic_timer import TimerReg
 from xgdbvm.machine.mmu import Arm32Regime
-from xgdbvm.machine.ucnative import RegisterFile
+from xgdbvm.machine.ucnative import RegisterFile, SystemRegisterFile
 
 
 class Cp15(IntEnum):
@@ -52,8 +52,12 @@ class Cp15(IntEnum):
     @property
     def cp_tuple(self) -> tuple[int, int, int, int, int, int, int]:
         """(cp, is64, sec, CRn, CRm, opc1, opc2): Unicorn's uc_arm_cp_reg order, sans value."""
-        v = int(self)
-        return (15, 0, 0, (v >> 8) & 0xF, (v >> 4) & 0xF, v >> 12, v & 0xF)
+        return _CP15_TUPLES[self]
+
+
+_CP15_TUPLES = {
+    reg: (15, 0, 0, (reg >> 8) & 0xF, (reg >> 4) & 0xF, reg >> 12, reg & 0xF) for reg in Cp15
+}
 
 
 class Mode(IntEnum):
@@ -102,6 +106,7 @@ class Arm32Cpu:
         self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_ARM)
         self.uc.ctl_set_cpu_model(a32.UC_CPU_ARM_CORTEX_A15)
         self._regs = RegisterFile(self.uc, 0xFFFF_FFFF)
+        self._sysregs = SystemRegisterFile(self.uc, a32.UC_ARM_REG_CP_REG, arm64=False)
         self._timer_hooks: dict[int, int] = {}
         self._timer_read: Callable[[TimerReg], int] = lambda reg: 0
         self._timer_write: Callable[[TimerReg, int], None] = lambda reg, value: None
@@ -128,14 +133,14 @@ class Arm32Cpu:
         self._regs.write(reg, value)
 
     def read_cp15(self, reg: Cp15) -> int:
-        return int(self.uc.reg_read(a32.UC_ARM_REG_CP_REG, (*reg.cp_tuple, 0)))
+        return self._sysregs.read(reg.cp_tuple)
 
     def write_cp15(self, reg: Cp15, value: int) -> None:
-        self.uc.reg_write(a32.UC_ARM_REG_CP_REG, (*reg.cp_tuple, value & 0xFFFF_FFFF))
+        self._sysregs.write(reg.cp_tuple, value & 0xFFFF_FFFF)
 
     def read_cp15_64(self, crm: int, opc1: int) -> int:
         """A 64-bit CP15 register (MRRC form), e.g. the LPAE TTBRs."""
-        return int(self.uc.reg_read(a32.UC_ARM_REG_CP_REG, (15, 1, 0, 0, crm, opc1, 0, 0)))
+        return self._sysregs.read((15, 1, 0, 0, crm, opc1, 0))
 
     def hook_system_registers(
         self, read: Callable[[TimerReg], int], write: Callable[[TimerReg, int], None]
@@ -199,6 +204,9 @@ class Arm32Cpu:
             mair0=self.read_cp15(Cp15.PRRR),
             mair1=self.read_cp15(Cp15.NMRR),
         )
+
+    def mmu_enabled(self) -> bool:
+        return bool(self.read_cp15(Cp15.SCTLR) & 1)
 
     def privileged(self) -> bool:
         return self.read_reg(a32.UC_ARM_REG_CPSR) & 0x1F != Mode.USR

@@ -27,7 +27,7 @@ from unicorn import arm64_const as a64
 from xgdbvm.machine.cpu.base import BootState, Fetch, HypercallAbi, RegisterAccess
 from xgdbvm.machine.devices.generic_timer import TimerReg
 from xgdbvm.machine.mmu import Arm64Regime
-from xgdbvm.machine.ucnative import RegisterFile
+from xgdbvm.machine.ucnative import RegisterFile, SystemRegisterFile
 
 
 class SysReg(IntEnum):
@@ -51,11 +51,14 @@ class SysReg(IntEnum):
     @property
     def cp_tuple(self) -> tuple[int, int, int, int, int]:
         """(CRn, CRm, op0, op1, op2): the order Unicorn's uc_arm64_cp_reg wants."""
-        v = int(self)
-        return ((v >> 8) & 0xF, (v >> 4) & 0xF, v >> 16, (v >> 12) & 0xF, v & 0xF)
+        return _CP_TUPLES[self]
 
 
 TIMER_REGS = {int(reg): reg for reg in TimerReg}
+_CP_TUPLES = {
+    reg: ((reg >> 8) & 0xF, (reg >> 4) & 0xF, reg >> 16, (reg >> 12) & 0xF, reg & 0xF)
+    for reg in SysReg
+}
 PA_BITS = 44  # Cortex-A72's ID_AA64MMFR0_EL1.PARange
 PSTATE_EL1H = 0x5
 PSTATE_DAIF = 0xF << 6
@@ -98,6 +101,7 @@ class Arm64Cpu:
         self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM64, unicorn.UC_MODE_ARM)
         self.uc.ctl_set_cpu_model(a64.UC_CPU_ARM64_A72)
         self._regs = RegisterFile(self.uc, 0xFFFF_FFFF_FFFF_FFFF)
+        self._sysregs = SystemRegisterFile(self.uc, a64.UC_ARM64_REG_CP_REG, arm64=True)
 
     @property
     def pc(self) -> int:
@@ -116,10 +120,10 @@ class Arm64Cpu:
         self._regs.write(reg, value)
 
     def read_sysreg(self, reg: SysReg) -> int:
-        return int(self.uc.reg_read(a64.UC_ARM64_REG_CP_REG, (*reg.cp_tuple, 0)))
+        return self._sysregs.read(reg.cp_tuple)
 
     def write_sysreg(self, reg: SysReg, value: int) -> None:
-        self.uc.reg_write(a64.UC_ARM64_REG_CP_REG, (*reg.cp_tuple, value))
+        self._sysregs.write(reg.cp_tuple, value)
 
     def reset(self, boot: BootState) -> None:
         self.write_sysreg(SysReg.SCR_EL3, SCR_NS | SCR_HCE | SCR_RW)
@@ -238,6 +242,9 @@ class Arm64Cpu:
 
     def privileged(self) -> bool:
         return (self.read_reg(a64.UC_ARM64_REG_PSTATE) >> 2) & 3 != 0
+
+    def mmu_enabled(self) -> bool:
+        return bool(self.read_sysreg(SysReg.SCTLR_EL1) & 1)
 
     def register_table(self) -> dict[str, RegisterAccess]:
         table: dict[str, RegisterAccess] = {}

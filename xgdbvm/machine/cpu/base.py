@@ -155,6 +155,10 @@ class Cpu(Protocol):
         """The guest's stage-1 MMU state, as it is now."""
         ...
 
+    def mmu_enabled(self) -> bool:
+        """SCTLR.M: whether stage 1 translates at all (one register read)."""
+        ...
+
     def privileged(self) -> bool:
         """True at EL1/PL1 (the guest kernel), False in guest user mode."""
         ...
