@@ -97,6 +97,18 @@ class Stage2Fault(EventContext):
     why: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class XenstoreRequest(EventContext):
+    """One xenstore request and its reply (guest ring or host socket)."""
+
+    domid: int
+    type: str
+    path: str
+    value: str
+    reply: str
+    error: str | None
+
+
 MachineEvent = (
     ConsoleOutput
     | HypercallEnter
@@ -106,6 +118,7 @@ MachineEvent = (
     | Lifecycle
     | P2mChanged
     | Stage2Fault
+    | XenstoreRequest
 )
 
 

@@ -38,6 +38,7 @@ from xgdbvm.machine.events import (
     P2mChanged,
     SmcccCall,
     Stage2Fault,
+    XenstoreRequest,
 )
 from xgdbvm.machine.memory import PAGE_SIZE, GuestMemoryFault, PhysicalMemory
 from xgdbvm.machine.mmu import (
@@ -70,6 +71,7 @@ from xgdbvm.machine.xen.guest import FaultingGuestAccess
 from xgdbvm.machine.xen.hypercall import hypercall_name
 from xgdbvm.machine.xen.hypervisor import Hypervisor
 from xgdbvm.machine.xen.memory_op import P2mChange
+from xgdbvm.machine.xen.xenstore import Message, XsType
 
 log = logging.getLogger("xgdbvm.machine")
 
@@ -163,6 +165,7 @@ class Machine:
             post=self.post,
             pv_console_output=lambda data: self._console(ConsoleSource.PV, data),
             memory_kib=config.memory // 1024,
+            xenstore_observer=self._xenstore_request,
         )
         self._event_ppi = self.board.layout.hypervisor.event_intid
         total = stress_total(self.board.bootargs)
@@ -463,6 +466,27 @@ class Machine:
                 gfn=change.gfn,
                 count=change.count,
                 detail=change.detail,
+                pc=self.cpu.pc,
+                icount=self.clock.instructions,
+            )
+        )
+
+    def _xenstore_request(self, domid: int, request: Message, reply: Message) -> None:
+        if not self.observers:
+            return
+        path, _, rest = request.payload.partition(b"\0")
+        error = None
+        if reply.msg_type == XsType.ERROR:
+            error = reply.payload.rstrip(b"\0").decode(errors="replace")
+        kind = request.kind
+        self._emit(
+            XenstoreRequest(
+                domid=domid,
+                type=kind.name if kind is not None else str(request.msg_type),
+                path=path.decode(errors="replace"),
+                value=rest.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")[:256],
+                reply=reply.payload.replace(b"\0", b" ").decode(errors="replace")[:256],
+                error=error,
                 pc=self.cpu.pc,
                 icount=self.clock.instructions,
             )

@@ -25,6 +25,7 @@ from xgdbvm.machine.xen.smccc import Smccc, SmcccResult
 from xgdbvm.machine.xen.vcpu import VcpuOps, VmAssist
 from xgdbvm.machine.xen.version import XenVersion
 from xgdbvm.machine.xen.xenstore import DomainConfig as StoreDomain
+from xgdbvm.machine.xen.xenstore import Message
 from xgdbvm.machine.xen.xenstored import Xenstored
 
 GUEST_MAGIC_GFN = 0x39000  # console ring page; the xenstore ring is the next one
@@ -50,6 +51,7 @@ class Hypervisor:
         post: Callable[[Callable[[], None]], None] = lambda work: work(),
         pv_console_output: Callable[[bytes], None] = lambda data: None,
         memory_kib: int = 131072,
+        xenstore_observer: Callable[[int, Message, Message], None] | None = None,
     ) -> None:
         self.config = config
         self.version = version
@@ -105,6 +107,7 @@ class Hypervisor:
                 console_gfn=self.console_gfn,
             ),
             post,
+            xenstore_observer,
         )
         self.pv_console = PvConsole(
             self.evtchn,

@@ -42,12 +42,14 @@ class Xenstored:
         ring_page: PageView,
         domain: StoreDomain,
         post: Post,
+        observe: Callable[[int, Message, Message], None] | None = None,
     ) -> None:
         self._evtchn = evtchn
         self._backend = backend
         self._ring_page = ring_page
         self._domain = domain
         self._post = post
+        self._observer = observe
         self.lock = threading.RLock()
         self.start()
 
@@ -55,6 +57,7 @@ class Xenstored:
         """A fresh store for a freshly built domain (boot and every reset)."""
         with self.lock:
             self.store = XenStore()
+            self.store.on_request = self._observe
             populate_dom0(self.store)
             populate_domain(self.store, self._domain)
             self.ring = RingTransport(self.store, self._domain.domid)
@@ -62,6 +65,10 @@ class Xenstored:
             if page is not None:
                 self.ring.attach(page)
         self.backend_port = self._backend.bind(self._domain.store_port, self.serve_guest)
+
+    def _observe(self, conn: Connection, request: Message, reply: Message) -> None:
+        if self._observer is not None:
+            self._observer(conn.domid, request, reply)
 
     def serve_guest(self) -> None:
         """Process the guest's ring (requests in, replies and watch events out)."""

@@ -105,6 +105,8 @@ class XenStore:
         self._introduced: dict[int, int] = {0: 0}  # domid -> event channel port
         self._targets: dict[int, int] = {}
         self._events: list[QueuedEvent] = []
+        # Told of every request and its reply (the machine's trace of xenstore traffic).
+        self.on_request: Callable[[Connection, Message, Message], None] | None = None
 
     # --- connections -----------------------------------------------------
 
@@ -139,6 +141,8 @@ class XenStore:
             conn.queue_reply(reply)
             for extra in after:
                 self._deliver(conn, extra)
+        if self.on_request is not None:
+            self.on_request(conn, msg, reply)
         return Response(reply, tuple(events))
 
     def _dispatch(self, conn: Connection, msg: Message, after: list[Message]) -> Message:
