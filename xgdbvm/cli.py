@@ -107,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="hold the guest at its first instruction until a GDB client resumes it",
     )
     run.add_argument(
+        "--fast",
+        action="store_true",
+        help="full guest speed: no instruction counting, guest time follows the host clock",
+    )
+    run.add_argument(
         "--realtime",
         action="store_true",
         help="guest time follows the host clock (default: virtual and deterministic)",
@@ -149,6 +154,7 @@ def machine_config(args: argparse.Namespace) -> MachineConfig:
         domain=DomainConfig(domid=args.domid, name=args.name, dom0=args.role == "dom0"),
         p2m=args.p2m,
         realtime=args.realtime,
+        fast=args.fast,
     )
 
 

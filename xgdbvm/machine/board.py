@@ -63,6 +63,7 @@ class MachineConfig:
     domain: DomainConfig = field(default_factory=DomainConfig)
     p2m: P2mLayout | None = None  # None: scatter for a domU, identity for dom0
     realtime: bool = False  # guest time follows the host clock (not deterministic)
+    fast: bool = False  # no instruction clock: full Unicorn speed, host-clock time
 
     @property
     def p2m_layout(self) -> P2mLayout:

@@ -62,7 +62,7 @@ from xgdbvm.machine.stop import (
     Watchpoint,
 )
 from xgdbvm.machine.timekeeping import NS_PER_TICK, VirtualTime
-from xgdbvm.machine.ucnative import InstructionClock
+from xgdbvm.machine.ucnative import InstructionClock, UncountedClock
 from xgdbvm.machine.xen.abi import XEN_HYPERCALL_TAG
 from xgdbvm.machine.xen.backend_stress import POLL_INSTRUCTIONS as STRESS_POLL_INSTRUCTIONS
 from xgdbvm.machine.xen.backend_stress import EventStress, stress_total
@@ -81,7 +81,9 @@ NEVER = {"arm64": 0xFFFF_FFFF_FFFF_FFFF, "arm32": 0xFFFF_FFFF}
 SMCCC_IMMEDIATE = 0
 UART_LINE_MAX = 256
 STAGE2_FAULT_HISTORY = 64
-IDLE_SLICE_NS = 50_000_000  # an idle guest re-checks host work at least this often
+IDLE_SLICE_NS = 50_000_000
+FAST_MIN_SLICE_NS = 200_000
+FAST_UNMASK_STEPS = 64  # an idle guest re-checks host work at least this often
 IDLE_WITHOUT_DEADLINE_NS = 1_000_000_000
 UNMAPPED_ACCESS = {
     unicorn.UC_MEM_FETCH_UNMAPPED: "fetch",
@@ -147,8 +149,13 @@ class Machine:
             _CpuIrqInput(self),
             self._refresh_upcall,
         )
-        self.clock = InstructionClock(self.uc, *self.cpu.irq_mask)
-        self.time = VirtualTime(self.clock, realtime=config.realtime)
+        # --fast trades determinism for speed: no C hook, host-clock time.
+        self.clock: InstructionClock | UncountedClock = (
+            UncountedClock(self.uc)
+            if config.fast
+            else InstructionClock(self.uc, *self.cpu.irq_mask)
+        )
+        self.time = VirtualTime(self.clock, realtime=config.realtime or config.fast)
         self.guest = FaultingGuestAccess(self.read_virtual, self.write_virtual)
         self.hypervisor = Hypervisor(
             config.domain,
@@ -225,7 +232,7 @@ class Machine:
         """Ask a running (or the next) ``run`` to return HostInterrupt. Thread-safe."""
         self._host_stop.set()
         self._wakeup.set()
-        self.uc.emu_stop()
+        self.clock.stop_soon()
 
     def step(self) -> StopReason:
         """Execute one instruction (ignoring a breakpoint on it); SingleStep unless
@@ -283,8 +290,13 @@ class Machine:
             self.clock.watch_irq_window(self.board.gic.irq_pending(0))
             self.clock.set_deadline(min(limits) if limits else None)
             self._kicked = False
+            if self._posted or self._host_stop.is_set():
+                self.clock.stop_soon()  # arrived while the deadline was being set
             try:
-                self.uc.emu_start(self.cpu.resume_address(), self._never)
+                if self.config.fast:
+                    self._fast_slice(deadline, next_tick)
+                else:
+                    self.uc.emu_start(self.cpu.resume_address(), self._never)
             except unicorn.UcError as error:
                 fault = self._emulation_error(error)
                 if fault is not None:
@@ -299,12 +311,17 @@ class Machine:
                 or self.clock.irq_window_opened
                 or self._kicked
                 or self._host_stop.is_set()
+                or (self.config.fast and not self.cpu.after_wfi(self._fetch))
             ):
                 continue
             # emu_start returned on its own: the guest executed WFI.
             now = self._sync_devices()
             if self.board.gic.irq_pending(0):
-                continue  # WFI wakes for a pending interrupt, masked or not
+                # WFI wakes for a pending interrupt, masked or not. Without the C hook
+                # (--fast) nothing sees the unmask that follows: walk to it by steps.
+                if self.config.fast and self.cpu.interrupts_masked():
+                    self._step_until_unmasked()
+                continue
             wake = self.board.timer.next_deadline(now)
             if wake is None and not self.idle_pacing:
                 return self._finish(Idle(self.cpu.pc))
@@ -312,6 +329,24 @@ class Machine:
                 self._pace_idle(wake)
             else:
                 self.time.skip_to(wake)  # type: ignore[arg-type]
+
+    def _fast_slice(self, budget: int | None, next_tick: int | None) -> None:
+        """One slice of a --fast run: bounded by host time, not by counted instructions."""
+        timeout_ns = 0
+        if next_tick is not None:
+            timeout_ns = max(FAST_MIN_SLICE_NS, next_tick * NS_PER_TICK - self.time.now_ns())
+        if self.board.gic.irq_pending(0) or (self.stress is not None and self.stress.active):
+            timeout_ns = FAST_MIN_SLICE_NS  # poll for the unmask, or feed the backend
+        count = 0 if budget is None else budget  # a budget costs Unicorn's per-insn count
+        self.uc.emu_start(
+            self.cpu.resume_address(), self._never, timeout=timeout_ns // 1000, count=count
+        )
+
+    def _step_until_unmasked(self) -> None:
+        for _ in range(FAST_UNMASK_STEPS):
+            self.uc.emu_start(self.cpu.resume_address(), self._never, count=1)
+            if self._stop is not None or not self.cpu.interrupts_masked():
+                return
 
     def _sync_devices(self) -> int:
         """Bring time-driven lines up to date; returns the counter value."""
@@ -367,7 +402,7 @@ class Machine:
     def kick(self) -> None:
         """Leave the current slice at the next block boundary (a line changed)."""
         self._kicked = True
-        self.uc.emu_stop()
+        self.clock.stop_soon()
 
     def _read_sysreg(self, reg: TimerReg) -> int:
         return self.board.timer.read(reg, self.time.counter())

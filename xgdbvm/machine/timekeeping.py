@@ -12,16 +12,20 @@ therefore see the same time at the same instruction, run after run.
 from __future__ import annotations
 
 import time
-
-from xgdbvm.machine.ucnative import InstructionClock
+from typing import Protocol
 
 NS_PER_INSTRUCTION = 1
 COUNTER_HZ = 62_500_000  # the generic timer's CNTFRQ: 16 ns per tick
 NS_PER_TICK = 1_000_000_000 // COUNTER_HZ
 
 
+class Counted(Protocol):
+    @property
+    def instructions(self) -> int: ...
+
+
 class VirtualTime:
-    def __init__(self, clock: InstructionClock, realtime: bool = False) -> None:
+    def __init__(self, clock: Counted, realtime: bool = False) -> None:
         self._clock = clock
         self.realtime = realtime
         self.idle_ns = 0

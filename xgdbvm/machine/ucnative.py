@@ -104,6 +104,12 @@ class InstructionClock:
         self._state.deadline = NO_DEADLINE if instructions is None else instructions
         self._state.stopped = 0
 
+    def stop_soon(self) -> None:
+        """Stop at the next block start. Safe from any thread and from inside a memory
+        callback, unlike uc_emu_stop, which there can make Unicorn run the current
+        instruction (an MMIO store, say) a second time when it resumes."""
+        self._state.deadline = 0
+
     @property
     def deadline_hit(self) -> bool:
         return bool(self._state.stopped == 1)
@@ -121,6 +127,34 @@ class InstructionClock:
         self._state.instructions = 0
         self._state.blocks = 0
         self.set_deadline(None)
+
+
+class UncountedClock:
+    """The clock of ``--fast`` runs: no block hook, so nothing is counted and no
+    deadline stops Unicorn; the machine bounds its slices with host timeouts."""
+
+    @property
+    def instructions(self) -> int:
+        return 0
+
+    blocks = 0
+    deadline_hit = False
+    irq_window_opened = False
+
+    def __init__(self, uc: unicorn.Uc) -> None:
+        self._uc = uc
+
+    def set_deadline(self, instructions: int | None) -> None:
+        del instructions
+
+    def stop_soon(self) -> None:
+        self._uc.emu_stop()  # the only way without a hook; see InstructionClock.stop_soon
+
+    def watch_irq_window(self, waiting: bool) -> None:
+        del waiting
+
+    def reset(self) -> None:
+        pass
 
 
 class RegisterFile:

@@ -240,6 +240,12 @@ class Arm32Cpu:
             return None
         return ((word >> 4) & 0xFFF0) | (word & 0xF)
 
+    def after_wfi(self, fetch: Fetch) -> bool:
+        if self.thumb:
+            return fetch(self.pc - 2, 2) == b"\x30\xbf"  # T32 WFI
+        word = int.from_bytes(fetch(self.pc - 4, 4), "little")
+        return word & 0x0FFFFFFF == 0x0320F003  # A32 WFI, any condition
+
     def interrupts_masked(self) -> bool:
         return bool(self.read_reg(a32.UC_ARM_REG_CPSR) & CPSR_I)
 

@@ -144,6 +144,9 @@ class Arm64Cpu:
             return None
         return (word >> 5) & 0xFFFF
 
+    def after_wfi(self, fetch: Fetch) -> bool:
+        return fetch(self.pc - 4, 4) == b"\x7f\x20\x03\xd5"  # WFI
+
     def interrupts_masked(self) -> bool:
         return bool(self.read_reg(a64.UC_ARM64_REG_PSTATE) & (1 << 7))
 

@@ -145,6 +145,10 @@ class Cpu(Protocol):
         """Take the IRQ exception at the current instruction boundary."""
         ...
 
+    def after_wfi(self, fetch: Fetch) -> bool:
+        """Whether the instruction just before PC is WFI (why emu_start returned)."""
+        ...
+
     def interrupts_masked(self) -> bool: ...
 
     def describe_state(self) -> str:
