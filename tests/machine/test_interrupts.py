@@ -86,3 +86,13 @@ def test_two_runs_give_identical_traces(make_machine: MachineFactory, scenario: 
     second = _trace(make_machine("arm64", bootargs=f"xgdbvm.test={scenario}"))
     assert len(first) > 20
     assert first == second
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_fast_mode_runs_without_the_instruction_clock(
+    make_machine: MachineFactory, arch: str
+) -> None:
+    machine, rec = make_machine(arch, bootargs="xgdbvm.test=timer xgdbvm.n=3", fast=True)
+    assert machine.run() == POWEROFF
+    assert machine.clock.instructions == 0  # nothing counted: that is the point of --fast
+    assert "timer: 3 ticks done" in rec.console()
