@@ -189,3 +189,15 @@ def test_run_announces_the_trace_server_and_still_exits_with_the_guest(tmp_path:
         result.stderr,
     )
     assert read_jsonl(path)[-1].kind == "lifecycle"
+
+
+def test_summary_lists_the_calls_the_firmware_fails_on_purpose(tmp_path: Path) -> None:
+    path = tmp_path / "fail.jsonl"
+    run = xgdbvm("run", "--trace-file", str(path), "--bootargs", "xgdbvm.test=hcall-fail")
+    assert run.returncode == 0, run.stderr
+    result = xgdbvm("trace", str(path), "--summary")
+    assert result.returncode == 0, result.stderr
+    failed = result.stdout.split("failed calls (")[1].splitlines()[1:]
+    assert "xen_version(get_features, 0x" in failed[0]
+    assert failed[0].endswith("-> -EINVAL  [submap 1 does not exist]")
+    assert any("-> -ENOSYS  [not implemented]" in line for line in failed[1:])

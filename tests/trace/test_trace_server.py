@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import trio
@@ -223,3 +224,30 @@ async def test_the_cli_reads_a_live_stream(tmp_path: Path) -> None:
     ]
     assert calls[1].startswith("xen_version(extraversion, 0x")
     assert calls[2].startswith("xen_version(get_features, 0x")
+
+
+async def test_a_full_xen_bringup_over_tcp_in_order() -> None:
+    with trio.fail_after(TIMEOUT):
+        async with traced_server("xgdbvm.test=bringup") as traced:
+            subscriber = await Subscriber.connect(traced.host_port, "kind=hypercall_exit,xenstore")
+            assert (await subscriber.line() or {})["kind"] == "hello"
+            await wait_until(lambda: len(traced.server.trace.subscriptions) == 1)
+            assert isinstance(await traced.run_guest(), Shutdown)
+            await traced.server.trace_server.flush()
+            lines: list[dict[str, object]] = []
+            while not lines or lines[-1].get("subop") != "shutdown":
+                lines.append(await subscriber.line() or {})
+
+    def find(start: int, check: Callable[[dict[str, object]], bool]) -> int:
+        return next(i for i in range(start, len(lines)) if check(lines[i]))
+
+    def call(name: str, subop: str, note: str = "") -> Callable[[dict[str, object]], bool]:
+        return lambda o: (o.get("name"), o.get("subop")) == (name, subop) and note in str(o["note"])
+
+    at = find(0, call("xen_version", "version"))
+    at = find(at, call("memory_op", "add_to_physmap", "shared_info"))
+    at = find(at, call("hvm_op", "get_param", "STORE_PFN"))
+    at = find(at, lambda o: o["kind"] == "xenstore_request")
+    at = find(at, call("event_channel_op", "send"))
+    assert find(at, call("sched_op", "shutdown", "poweroff")) == len(lines) - 1
+    assert all(o["errno"] is None for o in lines if o["kind"] == "hypercall_exit")  # no failure
