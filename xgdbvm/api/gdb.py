@@ -18,6 +18,7 @@ session stays usable. Errors the server answers (``E..``) raise
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal
@@ -79,11 +80,16 @@ class GdbClient:
     """One GDB remote session. Use ``async with`` or call :meth:`aclose`."""
 
     def __init__(
-        self, rsp: RspClient, registers: RegisterTable, symbols: Symbols = NO_SYMBOLS
+        self,
+        rsp: RspClient,
+        registers: RegisterTable,
+        symbols: Symbols = NO_SYMBOLS,
+        after_stop: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.rsp = rsp
         self.registers = registers
         self.symbols = symbols
+        self.after_stop = after_stop  # e.g. the VM's trace catching up with the stop
         self.last_stop: Stop | None = None
         self._running = False
         self._closed = False
@@ -97,6 +103,7 @@ class GdbClient:
         *,
         symbols: Symbols = NO_SYMBOLS,
         timeout: float = DEFAULT_TIMEOUT,
+        after_stop: Callable[[], Awaitable[None]] | None = None,
     ) -> GdbClient:
         """Connect to ``HOST:PORT`` or ``unix:PATH`` and set the session up: no-ack mode,
         the features GDB asks for, the target description, the current stop."""
@@ -110,10 +117,12 @@ class GdbClient:
         else:
             rsp = await RspClient.connect_tcp(endpoint.host, endpoint.port, timeout=timeout)
         try:
-            return await cls._handshake(rsp, symbols)
+            client = await cls._handshake(rsp, symbols)
         except BaseException:
             await trio.aclose_forcefully(rsp.stream)
             raise
+        client.after_stop = after_stop
+        return client
 
     @classmethod
     async def _handshake(cls, rsp: RspClient, symbols: Symbols) -> GdbClient:
@@ -202,6 +211,8 @@ class GdbClient:
         reply = await self.rsp.wait_stop(timeout=timeout)
         self._running = False
         stop = self.last_stop = self._stop(reply)
+        if self.after_stop is not None:
+            await self.after_stop()
         return stop
 
     async def cont(self, *, timeout: float | None = None) -> Stop:

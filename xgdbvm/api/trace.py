@@ -55,6 +55,7 @@ MAX_SHOWN = 60  # formatted trace lines in a failure message
 CONSOLE_SHOWN = 20
 SETTLE = 0.5  # how long a failure waits for the events that follow, to show them
 QUIET = 0.05
+SYNC_TIMEOUT = 2.0
 MORE_CALLS_SHOWN = 10  # calls past the expected sequence shown in its diff
 LINE_MAX = 1 << 20
 
@@ -147,6 +148,11 @@ class TraceLog:
             self._notify()
             await trio.aclose_forcefully(self._stream)
 
+    @property
+    def last_seq(self) -> int:
+        """The sequence number of the last event received (-1 before any)."""
+        return self.events[-1].seq if self.events else -1
+
     def add(self, record: object) -> None:
         if isinstance(record, TraceEvent):
             self.events.append(record)
@@ -178,9 +184,15 @@ class TraceLog:
 class Trace:
     """``vm.trace``: iterate, search and assert on the VM's trace (see the module doc)."""
 
-    def __init__(self, log: TraceLog, console: Console | None = None) -> None:
+    def __init__(
+        self,
+        log: TraceLog,
+        console: Console | None = None,
+        emitted: Callable[[], int] | None = None,
+    ) -> None:
         self.log = log
         self.console = console
+        self.emitted = emitted  # how many events the VM has emitted (in-process only)
         self.cursor = 0  # index of the first event the next expect looks at
 
     def __call__(
@@ -206,6 +218,16 @@ class Trace:
                     yield passed
                 return
             await self.log.wait_change()
+
+    async def sync(self, timeout: float = SYNC_TIMEOUT) -> None:
+        """Wait until the log holds every event the VM has emitted so far (in-process VMs;
+        elsewhere it returns at once). A GDB client of ``vm.gdb()`` does this at every
+        stop, so after ``cont()`` the trace is complete up to the stop."""
+        if self.emitted is None:
+            return
+        with trio.move_on_after(timeout):
+            while not self.log.ended and self.log.last_seq < self.emitted() - 1:
+                await self.log.wait_change()
 
     @property
     def hello(self) -> Hello | None:

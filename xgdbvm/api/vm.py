@@ -18,7 +18,7 @@ import contextlib
 import logging
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -65,6 +65,7 @@ class VM:
         trace_address: str | None,
         xenstore_path: str | None,
         trace_log: TraceLog,
+        emitted: Callable[[], int] | None = None,
         domid: int = 1,
         machine: Machine | None = None,
         server: Server | None = None,
@@ -83,7 +84,7 @@ class VM:
         self.state_dir = state_dir
         self.announcements: list[str] = []
         self.console = Console(trace_log)
-        self.trace = Trace(trace_log, self.console)
+        self.trace = Trace(trace_log, self.console, emitted)
         self.xenstore = XenstoreClient(xenstore_path, domid)
         self._symbols = symbols
         self._clients: list[GdbClient] = []
@@ -111,7 +112,9 @@ class VM:
         (``await gdb.aclose()``) before another, or before ``gdbscript.run``."""
         if self.gdb_address is None:
             raise RuntimeError("this VM has no GDB address")
-        client = await GdbClient.connect(self.gdb_address, symbols=self.symbols, timeout=timeout)
+        client = await GdbClient.connect(
+            self.gdb_address, symbols=self.symbols, timeout=timeout, after_stop=self.trace.sync
+        )
         self._clients = [c for c in self._clients if not c.closed] + [client]
         return client
 
@@ -201,6 +204,7 @@ async def open_vm(
                 trace_address=bound.trace,
                 xenstore_path=bound.xenstore,
                 trace_log=trace_log,
+                emitted=lambda: server.trace.events,
                 domid=domid,
                 machine=machine,
                 server=server,
