@@ -15,32 +15,13 @@ from xgdbvm.machine.machine import Machine
 from xgdbvm.machine.stop import Breakpoint, Shutdown, StopReason
 from xgdbvm.trace.recorder import TraceRecorder, TraceSource
 
-# The hook Machine._hypercall gets (see hypercall_breaks.py); until machine.py has it,
-# this subclass adds it the same way.
-MACHINE_HAS_HOOK = "hypercall_breaks" in Machine._hypercall.__code__.co_names
-
-
-class HookedMachine(Machine):
-    def __init__(self, config: MachineConfig) -> None:
-        super().__init__(config)
-        self.hypercall_breaks = HypercallBreaks(
-            self.cpu, self.hypervisor.dispatcher, self._record_stop
-        )
-
-    def _hypercall(self) -> None:
-        number, *rest = self.cpu.read_regs(self.cpu.hypercall_abi.number_and_args)
-        if self.hypercall_breaks.stop_at_entry(number, tuple(rest), self.cpu.pc - 4):
-            return
-        super()._hypercall()
-
 
 class Session:
     """A machine with a trace recorder and the monitor as GDB would drive it."""
 
     def __init__(self, arch: str = "arm64", bootargs: str | None = None) -> None:
-        cls = Machine if MACHINE_HAS_HOOK else HookedMachine
         config = MachineConfig(arch=arch, image=firmware(arch), dts=dts(arch), bootargs=bootargs)
-        self.machine: Machine = cls(config)
+        self.machine = Machine(config)
         image = self.machine.layout.image
         self.recorder = TraceRecorder(TraceSource(arch, image.path, 1, "guest", image.symbols))
         self.recorder.attach(self.machine)
@@ -138,7 +119,8 @@ def test_monitor_trace_shows_where_tracing_goes() -> None:
     assert f"{session.recorder.events} events so far; the last 1000 kept" in text
     last = session.monitor("trace last 2").splitlines()
     assert len(last) == 2
-    assert "sched_op(shutdown, 0x" in last[0] and "lifecycle shutdown poweroff" in last[1]
+    assert "sched_op(shutdown, reason=poweroff)" in last[0]
+    assert "lifecycle shutdown poweroff" in last[1]
     assert session.monitor("trace last x") == "monitor trace last: 'x' is not a number\n"
     assert "try 'monitor trace last N'" in session.monitor("trace on")
     assert "trace last [N]" in session.monitor("help")

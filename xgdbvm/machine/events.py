@@ -47,6 +47,7 @@ class HypercallExit(EventContext):
     ret: int
     errno: str | None
     note: str = ""
+    fields: dict[str, int | str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)

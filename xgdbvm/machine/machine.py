@@ -40,6 +40,7 @@ from xgdbvm.machine.events import (
     Stage2Fault,
     XenstoreRequest,
 )
+from xgdbvm.machine.hypercall_breaks import HypercallBreaks
 from xgdbvm.machine.memory import PAGE_SIZE, GuestMemoryFault, PhysicalMemory
 from xgdbvm.machine.mmu import (
     Access,
@@ -175,6 +176,9 @@ class Machine:
             xenstore_observer=self._xenstore_request,
         )
         self._event_ppi = self.board.layout.hypervisor.event_intid
+        self.hypercall_breaks = HypercallBreaks(
+            self.cpu, self.hypervisor.dispatcher, self._record_stop
+        )
         total = stress_total(self.board.bootargs)
         self.stress = (
             None
@@ -487,7 +491,14 @@ class Machine:
         self.debug.skip_once_at(None)
         self._uart_console.flush()
         if isinstance(reason, Shutdown):
-            self._emit(Lifecycle(kind="shutdown", detail=reason.reason.name))
+            self._emit(
+                Lifecycle(
+                    kind="shutdown",
+                    detail=reason.reason.name,
+                    pc=self.cpu.pc,
+                    icount=self.clock.instructions,
+                )
+            )
         return reason
 
     def _emit(self, event: MachineEvent) -> None:
@@ -594,6 +605,8 @@ class Machine:
         args = tuple(rest)
         pc = cpu.pc - 4
         icount = self.clock.instructions
+        if self.hypercall_breaks.stop_at_entry(number, args, pc):
+            return
         if self.observers:
             self._emit(
                 HypercallEnter(
@@ -611,6 +624,7 @@ class Machine:
                     ret=ret,
                     errno=errno_name(ret),
                     note=call.note,
+                    fields=call.fields,
                     pc=pc,
                     icount=icount,
                 )

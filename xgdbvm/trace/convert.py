@@ -141,7 +141,7 @@ def _hypercall_exit_builder(cls: type) -> Build:
         fields: dict[str, JsonValue] | None = None
         for name in extras:
             value = getattr(event, name)
-            if value is None:
+            if value is None or (isinstance(value, Mapping) and not value):
                 continue
             fields = {} if fields is None else fields
             if isinstance(value, Mapping):

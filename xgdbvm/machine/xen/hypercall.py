@@ -33,6 +33,8 @@ class Call:
     args: tuple[int, ...]
     subop: str | None = None
     note: str = ""
+    # Arguments decoded from the guest's structs, by name (for the trace).
+    fields: dict[str, int | str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

@@ -291,7 +291,7 @@ class MemoryOps:
             space_name = MapSpace(space).name
         except ValueError:
             space_name = str(space)
-        call.note = f"space={space_name} idx={idx:#x} gpfn={gpfn:#x}"
+        call.fields.update(space=space_name, idx=idx, gpfn=gpfn)
         if space == MapSpace.shared_info:
             if idx != 0:
                 return -XenErrno.EINVAL
@@ -301,7 +301,7 @@ class MemoryOps:
                 return -XenErrno.EINVAL  # status frames exist only with v2
             ret = self._memory.map_grant_frame(idx, gpfn)
         else:
-            call.note += " (not available on ARM)"
+            call.note = "not available on ARM"
             return -XenErrno.ENOSYS
         if ret == 0:
             self._on_change(P2mChange("add_to_physmap", gpfn, 1, f"{space_name} {idx}"))
@@ -310,7 +310,7 @@ class MemoryOps:
     def _remove_from_physmap(self, call: Call) -> int:
         arg = self._read(RemoveFromPhysmap, call.args[1])
         self._check_domid(arg.domid)
-        call.note = f"gpfn={arg.gpfn:#x}"
+        call.fields["gpfn"] = arg.gpfn
         ret = self._memory.remove(arg.gpfn)
         if ret == 0:
             self._on_change(P2mChange("remove_from_physmap", arg.gpfn, 1, ""))

@@ -37,7 +37,7 @@ class SchedOps:
         except ValueError:
             call.note = f"reason {raw}"
             return None
-        call.note = f"reason={reason.name}"
+        call.fields["reason"] = reason.name
         return reason
 
     def _shutdown(self, call: Call) -> int:
