@@ -241,26 +241,23 @@ class MemoryOps:
     # -- reservations ---------------------------------------------------------------------
 
     def _populate(self, call: Call) -> int:
-        res, gfns = self._extents(call)
-        order = res.extent_order
-        done = 0
-        for gfn in gfns:
-            if not self._memory.populate(gfn, order):
-                break
-            done += 1
-            self._on_change(P2mChange("populate_physmap", gfn, 1 << order, "ram"))
-        call.note = f"{done} of {len(gfns)} extents of order {order}"
-        return done
+        return self._each_extent(call, self._memory.populate, "populate_physmap", "ram")
 
     def _decrease(self, call: Call) -> int:
+        return self._each_extent(call, self._memory.decrease, "decrease_reservation", "freed")
+
+    def _each_extent(
+        self, call: Call, apply: Callable[[int, int], bool], op: str, detail: str
+    ) -> int:
+        """Apply to each listed extent until one fails; Xen returns how many were done."""
         res, gfns = self._extents(call)
         order = res.extent_order
         done = 0
         for gfn in gfns:
-            if not self._memory.decrease(gfn, order):
+            if not apply(gfn, order):
                 break
             done += 1
-            self._on_change(P2mChange("decrease_reservation", gfn, 1 << order, "freed"))
+            self._on_change(P2mChange(op, gfn, 1 << order, detail))
         call.note = f"{done} of {len(gfns)} extents of order {order}"
         return done
 
