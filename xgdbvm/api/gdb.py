@@ -91,6 +91,7 @@ class GdbClient:
         self.symbols = symbols
         self.after_stop = after_stop  # e.g. the VM's trace catching up with the stop
         self.last_stop: Stop | None = None
+        self._breakpoints: list[Breakpoint] = []
         self._running = False
         self._closed = False
 
@@ -241,14 +242,28 @@ class GdbClient:
         stop: Stop | None = None
         with trio.fail_after(self.rsp.timeout if timeout is None else timeout):
             for _ in range(n):
-                self._check_halted()
-                await self.rsp.send(b"s")
-                self._running = True
-                stop = await self.wait_stop()
+                stop = await self._step_once()
                 if stop.kind != "signal" or stop.signal != 5:
                     break
         assert stop is not None
         return stop
+
+    async def _step_once(self) -> Stop:
+        # As GDB does, lift our breakpoint at the PC for the step (the server would
+        # otherwise run on past it) and put it back after.
+        pc = getattr(self.last_stop, "pc", None)
+        lifted = [bp for bp in self._breakpoints if bp.address == pc]
+        for bp in lifted:
+            await self._request(b"z%d,%x,%x" % (bp.type, bp.address, bp.kind))
+        try:
+            self._check_halted()
+            await self.rsp.send(b"s")
+            self._running = True
+            return await self.wait_stop()
+        finally:
+            if not self._running:
+                for bp in lifted:
+                    await self._request(b"Z%d,%x,%x" % (bp.type, bp.address, bp.kind))
 
     def _stop(self, reply: bytes) -> Stop:
         if reply.startswith(b"E"):
@@ -276,8 +291,9 @@ class GdbClient:
             kind = ARM_KIND
         kind_type = BreakpointType.HARDWARE if hardware else BreakpointType.SOFTWARE
         await self._request(b"Z%d,%x,%x" % (kind_type, address, kind))
-        label = where if isinstance(where, str) else ""
-        return Breakpoint(address, kind, kind_type, label)
+        breakpoint = Breakpoint(address, kind, kind_type, where if isinstance(where, str) else "")
+        self._breakpoints.append(breakpoint)
+        return breakpoint
 
     async def watch(
         self, where: str | int, kind: WatchKind = "write", *, length: int = 4
@@ -292,6 +308,8 @@ class GdbClient:
     async def delete(self, point: Breakpoint | Watchpoint) -> None:
         size = point.kind if isinstance(point, Breakpoint) else point.length
         await self._request(b"z%d,%x,%x" % (point.type, point.address, size))
+        if point in self._breakpoints:
+            self._breakpoints.remove(point)
 
     # -- registers -------------------------------------------------------------------------
 
