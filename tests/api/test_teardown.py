@@ -14,6 +14,7 @@ import trio
 
 from xgdbvm import open_vm
 from xgdbvm.api import ExpectationFailed, RegisterError
+from xgdbvm.machine.errors import ConfigError
 
 CANCEL_AFTER = 0.2
 SETUP_TIMEOUT = 20
@@ -86,8 +87,11 @@ async def test_fail_after_while_the_guest_runs_leaks_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
-async def test_an_error_in_the_block_comes_out_as_itself() -> None:
+async def test_an_error_in_the_block_comes_out_as_itself(tmp_path: Path) -> None:
     with trio.fail_after(10):
+        with pytest.raises(ConfigError, match="No such file"):
+            async with open_vm(image=tmp_path / "missing.elf"):
+                pass
         with pytest.raises(ExpectationFailed, match="hypercall memory_op"):
             async with open_vm(wait_for_gdb=False) as vm:
                 await vm.trace.expect(hypercall="memory_op", within=0.2)

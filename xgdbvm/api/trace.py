@@ -136,9 +136,11 @@ class TraceLog:
         if self._reader is None or self._stream is None:
             raise RuntimeError("subscribe() first")
         try:
-            while (line := await self._reader.line()) is not None:
-                if line.strip():
-                    self.add(_decode(line))
+            while (lines := await self._reader.lines()) is not None:
+                for line in lines:
+                    if line.strip():
+                        self._add(_decode(line))
+                self._notify()  # once per batch, not per event
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
         except TraceError as error:
@@ -154,13 +156,17 @@ class TraceLog:
         return self.events[-1].seq if self.events else -1
 
     def add(self, record: object) -> None:
+        """Take a record (an event, a ``dropped`` or ``error`` record) and wake waiters."""
+        self._add(record)
+        self._notify()
+
+    def _add(self, record: object) -> None:
         if isinstance(record, TraceEvent):
             self.events.append(record)
         elif isinstance(record, DroppedEvent):
             self.dropped += record.count
         elif isinstance(record, ErrorRecord):
             self.error = record.message
-        self._notify()
 
     def _notify(self) -> None:
         self._changed.set()
@@ -511,6 +517,18 @@ class _LineReader:
     def __init__(self, stream: trio.abc.Stream) -> None:
         self._stream = stream
         self._buffer = bytearray()
+
+    async def lines(self) -> list[str] | None:
+        """The complete lines received so far (waiting for at least one), or None at the
+        end of the stream."""
+        first = await self.line()
+        if first is None:
+            return None
+        out = [first]
+        while (end := self._buffer.find(b"\n")) >= 0:
+            out.append(bytes(self._buffer[:end]).decode("utf-8", "replace"))
+            del self._buffer[: end + 1]
+        return out
 
     async def line(self) -> str | None:
         """The next line without its newline, or None at the end of the stream."""
