@@ -1,0 +1,114 @@
+"""Which xgdbvm is measured: the working tree, or a snapshot of a git revision.
+
+Other people edit the checkout while benchmarks run; `--rev REV` measures a
+commit instead: `git archive REV` into a temporary directory, the firmware built
+there with its own Makefile, the instruction-clock extension copied from the
+working tree when its source is unchanged (else compiled with cc), and xgdbvm run
+as `.venv/bin/python -m xgdbvm` with that directory first on PYTHONPATH.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_PYTHON = REPO / ".venv" / "bin" / "python"
+
+
+@dataclass(frozen=True)
+class Tree:
+    root: Path
+    label: str  # "working tree at <sha>" or "<rev> (<sha>)"
+    snapshot: bool
+
+    def elf(self, arch: str) -> Path:
+        return self.root / "firmware" / "build" / arch / "guest.elf"
+
+    def xgdbvm(self) -> list[str]:
+        """The command; run it with cwd=root (`python -m` puts the cwd first on sys.path)."""
+        if self.snapshot:
+            return [str(VENV_PYTHON), "-m", "xgdbvm"]
+        return [str(REPO / ".venv" / "bin" / "xgdbvm")]
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.snapshot:
+            env["PYTHONPATH"] = str(self.root)
+        else:
+            env.pop("PYTHONPATH", None)
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(REPO), *args], check=True, capture_output=True, text=True, timeout=60
+    ).stdout.strip()
+
+
+def working_tree() -> Tree:
+    try:
+        sha = _git("rev-parse", "--short=12", "HEAD")
+        dirty = _git("status", "--porcelain", "--", "xgdbvm", "firmware", "dts", "pyproject.toml")
+    except (subprocess.SubprocessError, OSError):
+        return Tree(REPO, "working tree (not a git checkout)", False)
+    state = " with uncommitted changes to xgdbvm/firmware" if dirty else ""
+    return Tree(REPO, f"working tree at {sha}{state}", False)
+
+
+def snapshot(rev: str, workdir: Path) -> Tree:
+    """Export and build `rev`; raises RuntimeError with the reason on failure."""
+    try:
+        sha = _git("rev-parse", "--short=12", f"{rev}^{{commit}}")
+    except subprocess.CalledProcessError as error:
+        raise RuntimeError(f"--rev {rev}: {error.stderr.strip()}") from None
+    root = workdir / f"xgdbvm-{sha}"
+    root.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", sha],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True, timeout=120)
+    native = "xgdbvm/machine/native/tick.c"
+    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+    target = root / "xgdbvm" / "machine" / f"_tick{suffix}"
+    built = REPO / "xgdbvm" / "machine" / f"_tick{suffix}"
+    unchanged = (
+        subprocess.run(
+            ["git", "-C", str(REPO), "diff", "--quiet", sha, "--", native], timeout=60
+        ).returncode
+        == 0
+    )
+    if (root / native).exists():
+        if unchanged and built.exists():
+            shutil.copy2(built, target)
+        else:
+            include = sysconfig.get_paths()["include"]
+            subprocess.run(
+                [
+                    "cc",
+                    "-O2",
+                    "-shared",
+                    "-fPIC",
+                    f"-I{include}",
+                    str(root / native),
+                    "-o",
+                    str(target),
+                ],
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
+    make = subprocess.run(
+        ["make", "-s", "-C", str(root / "firmware")], capture_output=True, text=True, timeout=600
+    )
+    if make.returncode != 0:
+        raise RuntimeError(f"firmware of {sha} does not build: {make.stderr.strip()[-300:]}")
+    return Tree(root, f"{rev} ({sha})", True)
