@@ -172,6 +172,7 @@ class RegisterFile:
         self._value = ctypes.c_uint64()
         self._value_ref = ctypes.byref(self._value)
         self._batches: dict[tuple[int, ...], tuple[Any, Any, Any]] = {}
+        self._wide = (ctypes.c_uint8 * 16)()
         self._uc = uc
 
     def read(self, reg: int) -> int:
@@ -182,6 +183,18 @@ class RegisterFile:
     def write(self, reg: int, value: int) -> None:
         self._value.value = value & self._mask
         _check(_uclib.uc_reg_write(self._uch, reg, self._value_ref))
+
+    def read_wide(self, reg: int) -> int:
+        """A 128-bit register (AArch64 V/Q) as an int."""
+        buffer = self._wide
+        ctypes.memset(buffer, 0, 16)
+        _check(_uclib.uc_reg_read(self._uch, reg, buffer))
+        return int.from_bytes(bytes(buffer), "little")
+
+    def write_wide(self, reg: int, value: int) -> None:
+        buffer = self._wide
+        ctypes.memmove(buffer, (value & ((1 << 128) - 1)).to_bytes(16, "little"), 16)
+        _check(_uclib.uc_reg_write(self._uch, reg, buffer))
 
     def read_many(self, regs: tuple[int, ...]) -> tuple[int, ...]:
         batch = self._batches.get(regs)

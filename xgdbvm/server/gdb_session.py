@@ -69,7 +69,8 @@ class GdbSession:
         self._runner = runner
         self._target = target
         self._announce = announce
-        self._conn = RspConnection(capabilities())
+        # Run-length encoded replies: memory dumps are mostly runs (zeroed RAM).
+        self._conn = RspConnection(capabilities(), rle=True)
         self._send_events, self._events = trio.open_memory_channel[_Queued](256)
         self.kill_requested = False
 

@@ -319,12 +319,11 @@ class Arm32Cpu:
                 name, bits, lambda: self.read_reg(reg), lambda v: self.write_reg(reg, v)
             )
 
+        doubles = RegisterFile(self.uc, 0xFFFF_FFFF_FFFF_FFFF)  # D registers are 64-bit
+
         def double(name: str, reg: int) -> None:
             table[name] = RegisterAccess(
-                name,
-                64,
-                lambda: int(self.uc.reg_read(reg)),
-                lambda v: self.uc.reg_write(reg, v & 0xFFFF_FFFF_FFFF_FFFF),
+                name, 64, lambda: doubles.read(reg), lambda v: doubles.write(reg, v)
             )
 
         def system(name: str, reg: Cp15) -> None:

@@ -258,9 +258,11 @@ class Arm64Cpu:
             )
 
         def wide(name: str, reg: int) -> None:
-            # 128-bit registers are beyond RegisterFile's uint64 buffer.
             table[name] = RegisterAccess(
-                name, 128, lambda: int(self.uc.reg_read(reg)), lambda v: self.uc.reg_write(reg, v)
+                name,
+                128,
+                lambda: self._regs.read_wide(reg),
+                lambda v: self._regs.write_wide(reg, v),
             )
 
         def system(name: str, reg: SysReg) -> None:
