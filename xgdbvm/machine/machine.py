@@ -475,6 +475,8 @@ class Machine:
         return spans
 
     def read_virtual(self, va: int, size: int, access: Access | None = Access.READ) -> bytes:
+        if not self.cpu.mmu_enabled():
+            return self.memory.read(va, size)
         spans = self._virtual_spans(va, size, access)
         return b"".join(self.memory.read(ipa, n) for ipa, n in spans)
 

@@ -259,6 +259,10 @@ class PhysicalMemory:
     def read(self, address: int, size: int) -> bytes:
         if size <= 0:
             return b""
+        extent = self.lookup(address >> PAGE_SHIFT)
+        if extent is not None and address + size <= extent.end << PAGE_SHIFT:
+            offset = extent.offset + address - extent.address  # the common case: one extent
+            return bytes(extent.backing.view[offset : offset + size])
         pieces = [bytes(v[o : o + n]) for v, o, n in self._spans(address, size, write=False)]
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
