@@ -7,8 +7,10 @@ one line on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
 import time
@@ -229,6 +231,7 @@ def command_run(args: argparse.Namespace) -> int:
         trace_file=args.trace_file,
         trace_lossless=args.trace_lossless,
         xenstore_socket=args.xenstore_socket or (state_dir or Path()) / "xenstored.sock",
+        console_input=None if isinstance(endpoint, StdioEndpoint) else _console_input_fd(),
     )
     started = time.perf_counter()
     try:
@@ -241,6 +244,15 @@ def command_run(args: argparse.Namespace) -> int:
     if endpoint is not None and interrupted:
         return EXIT_POWEROFF
     return EXIT_INTERRUPTED if interrupted else exit_status(reason)
+
+
+def _console_input_fd() -> int | None:
+    """stdin, when it is a terminal or a pipe: then it feeds the guest's PV console."""
+    try:
+        mode = os.fstat(0).st_mode
+    except OSError:
+        return None
+    return 0 if os.isatty(0) or stat.S_ISFIFO(mode) else None
 
 
 def _announce(text: str) -> None:

@@ -179,3 +179,34 @@ async def test_xenstore_watch_tool_sees_a_host_write(tmp_path: Path) -> None:
                     await trio.sleep(0.05)
             vm.terminate()
     assert watch.returncode == 0
+
+
+async def test_host_input_reaches_the_pv_console_in_ring() -> None:
+    from tests.conftest import dts, firmware
+    from xgdbvm.machine.board import MachineConfig
+    from xgdbvm.machine.machine import Machine
+    from xgdbvm.server.app import ServeOptions, Server
+
+    machine = Machine(
+        MachineConfig(image=firmware("arm64"), dts=dts("arm64"), bootargs="xgdbvm.test=xenstore")
+    )
+    read_end, write_end = os.pipe()
+    server = Server(machine, ServeOptions(console_input=read_end), lambda text: None)
+    page = machine.memory.page_view(machine.hypervisor.console_gfn)
+    assert page is not None
+    with trio.fail_after(TIMEOUT):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(server.serve)
+            await wait_until(
+                lambda: any("watching control/shutdown" in line for line in server.history.last(5))
+            )
+            os.write(write_end, b"hello\n")
+            await wait_until(lambda: int.from_bytes(page[3076:3080], "little") == 6)
+            assert bytes(page[0:6]) == b"hello\n"  # in[] with in_prod = 6
+            conn = machine.hypervisor.xenstored.connect()
+            machine.hypervisor.xenstored.request(
+                conn, XsType.WRITE, "/local/domain/1/control/shutdown", value=b"poweroff"
+            )
+            os.close(write_end)
+    os.close(read_end)
+    assert server.runner.last_stop == Shutdown(ShutdownReason.poweroff, "SCHEDOP_shutdown")

@@ -45,6 +45,7 @@ class ServeOptions:
     trace_file: Path | None = None
     trace_lossless: bool = False
     xenstore_socket: Path | None = None
+    console_input: int | None = None  # a file descriptor whose bytes go to the PV console
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,8 @@ class Server:
                     self.machine.hypervisor.xenstored, self.options.xenstore_socket
                 )
                 xenstore_path = str(await nursery.start(xenstore.serve))
+            if self.options.console_input is not None:
+                nursery.start_soon(self._console_input, self.options.console_input)
             task_status.started(Bound(gdb_address, trace_address, xenstore_path))
             if not self.options.wait_for_gdb:
                 await self._free_run()
@@ -121,6 +124,19 @@ class Server:
                     await self.trace_server.flush()
                     nursery.cancel_scope.cancel()
         return self.runner.last_stop
+
+    async def _console_input(self, fd: int) -> None:
+        """Host input (xgdbvm run's stdin) into the guest's PV console in[] ring."""
+        pv_console = self.machine.hypervisor.pv_console
+        stream = trio.lowlevel.FdStream(os.dup(fd))
+        async with stream:
+            while data := await stream.receive_some(1024):
+
+                def deliver(chunk: bytes = data) -> None:
+                    pv_console.send_input(chunk)
+                    pv_console.serve()
+
+                self.machine.post(deliver)
 
     async def _free_run(self) -> None:
         """Run from boot until the guest stops; --max-instructions bounds the whole run,
