@@ -173,6 +173,7 @@ async def open_vm(
     )
     machine = Machine(config)
     state_dir = Path(tempfile.mkdtemp(prefix="xgdbvm-"))
+    server: Server | None = None
     try:
         options = ServeOptions(
             gdb=TcpEndpoint(LOOPBACK, 0),
@@ -191,6 +192,7 @@ async def open_vm(
             log.info("%s", text)
 
         server = Server(machine, options, announce)
+        recorder = server.trace
         if console_output is not None:
             machine.observers.subscribe(ConsolePrinter(console_output))
         trace_log = TraceLog()
@@ -204,7 +206,7 @@ async def open_vm(
                 trace_address=bound.trace,
                 xenstore_path=bound.xenstore,
                 trace_log=trace_log,
-                emitted=lambda: server.trace.events,
+                emitted=lambda: recorder.events,
                 domid=domid,
                 machine=machine,
                 server=server,
@@ -219,6 +221,8 @@ async def open_vm(
                 vm.closed = True
                 await vm._close_clients()
     finally:
+        if server is not None:
+            server.trace.close()  # the server closes it when it ran; this is for when not
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
