@@ -50,6 +50,7 @@ DTB_MAX = 2 * MiB
 UART_COMPATIBLES = ("arm,sbsa-uart", "arm,pl011")
 GIC_COMPATIBLES = ("arm,cortex-a15-gic", "arm,gic-400")
 TIMER_COMPATIBLES = ("arm,armv8-timer", "arm,armv7-timer")
+GICC_IAR = 0x0C
 CHUNK_2M = 2 * MiB
 
 
@@ -127,6 +128,7 @@ class Board:
         uart_sink: ByteSink,
         cpu_irq: IrqLine,
         before_gic_access: Callable[[], None] = lambda: None,
+        on_irq_ack: Callable[[int], None] = lambda intid: None,
     ) -> None:
         self.config = config
         self._cpu = cpu
@@ -226,12 +228,20 @@ class Board:
         return tuple(extents)
 
     def _map_device(
-        self, name: str, base: int, device: MmioDevice, before: Callable[[], None] | None = None
+        self,
+        name: str,
+        base: int,
+        device: MmioDevice,
+        before: Callable[[], None] | None = None,
+        after_read: Callable[[int, int], None] | None = None,
     ) -> None:
         def read(uc: unicorn.Uc, offset: int, size: int, data: object) -> int:
             if before is not None:
                 before()
-            return device.read(offset, size)
+            value = device.read(offset, size)
+            if after_read is not None:
+                after_read(offset, value)
+            return value
 
         def write(uc: unicorn.Uc, offset: int, size: int, value: int, data: object) -> None:
             if before is not None:

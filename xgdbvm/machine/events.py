@@ -110,6 +110,21 @@ class XenstoreRequest(EventContext):
     error: str | None
 
 
+@dataclass(frozen=True, kw_only=True)
+class EventChannelNotify(EventContext):
+    """The emulated dom0 sent the guest an event (a reply, a watch, an echo)."""
+
+    port: int
+    from_domid: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class IrqAcknowledged(EventContext):
+    """The guest read GICC_IAR and took an interrupt."""
+
+    intid: int
+
+
 MachineEvent = (
     ConsoleOutput
     | HypercallEnter
@@ -120,6 +135,8 @@ MachineEvent = (
     | P2mChanged
     | Stage2Fault
     | XenstoreRequest
+    | EventChannelNotify
+    | IrqAcknowledged
 )
 
 

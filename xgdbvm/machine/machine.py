@@ -29,9 +29,11 @@ from xgdbvm.machine.devices.generic_timer import TimerReg
 from xgdbvm.machine.events import (
     ConsoleOutput,
     ConsoleSource,
+    EventChannelNotify,
     ExceptionInjected,
     HypercallEnter,
     HypercallExit,
+    IrqAcknowledged,
     Lifecycle,
     MachineEvent,
     Observers,
@@ -149,6 +151,7 @@ class Machine:
             self._uart_console,
             _CpuIrqInput(self),
             self._refresh_upcall,
+            self._irq_acknowledged,
         )
         # --fast trades determinism for speed: no C hook, host-clock time.
         self.clock: InstructionClock | UncountedClock = (
@@ -176,6 +179,7 @@ class Machine:
             xenstore_observer=self._xenstore_request,
         )
         self._event_ppi = self.board.layout.hypervisor.event_intid
+        self.hypervisor.backend.on_notify = self._dom0_notified
         self.hypercall_breaks = HypercallBreaks(
             self.cpu, self.hypervisor.dispatcher, self._record_stop
         )
@@ -518,6 +522,16 @@ class Machine:
                 icount=self.clock.instructions,
             )
         )
+
+    def _irq_acknowledged(self, intid: int) -> None:
+        if self.observers:
+            self._emit(IrqAcknowledged(intid=intid, pc=self.cpu.pc, icount=self.clock.instructions))
+
+    def _dom0_notified(self, port: int) -> None:
+        if self.observers:
+            self._emit(
+                EventChannelNotify(port=port, pc=self.cpu.pc, icount=self.clock.instructions)
+            )
 
     def _xenstore_request(self, domid: int, request: Message, reply: Message) -> None:
         if not self.observers:

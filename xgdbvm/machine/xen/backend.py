@@ -30,6 +30,8 @@ class Dom0Backend:
         self.adopted: list[int] = []  # guest ports the echo service bound, in order
         self.on_adopt: Callable[[int, int], Callable[[], None] | None] | None = None
         self.debug_virq_sent = False
+        # Told of every notification dom0 sends the guest (guest port), for the trace.
+        self.on_notify: Callable[[int], None] | None = None
 
     def attach(self, evtchn: EventChannels) -> None:
         self.evtchn = evtchn
@@ -50,6 +52,15 @@ class Dom0Backend:
         backend_port = self.evtchn.backend_bind_interdomain(guest_port)
         self._handlers[backend_port] = handler
         return backend_port
+
+    def notify(self, backend_port: int) -> None:
+        """dom0 sends on its end of a channel: the guest's port becomes pending."""
+        assert self.evtchn is not None
+        self.evtchn.notify_guest(backend_port)
+        if self.on_notify is not None:
+            guest_port = self.evtchn.guest_port_of(backend_port)
+            if guest_port is not None:
+                self.on_notify(guest_port)
 
     def on_send(self, backend_port: int) -> None:
         handler = self._handlers.get(backend_port)
@@ -86,4 +97,4 @@ class Dom0Backend:
             self.debug_virq_sent = True
             self.evtchn.raise_virq(Virq.DEBUG)
         self.echoed += 1
-        self.evtchn.notify_guest(backend_port)
+        self.notify(backend_port)

@@ -70,8 +70,8 @@ class EventStress:
             if self.sent >= self.total:
                 break
             if not pending(guest_port):
-                self._evtchn.notify_guest(backend_port)
+                self._backend.notify(backend_port)
                 self.sent += 1
         if self.sent >= self.total and self.control is not None:
             self.done = True
-            self._evtchn.notify_guest(self.control)
+            self._backend.notify(self.control)

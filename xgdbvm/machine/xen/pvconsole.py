@@ -63,7 +63,7 @@ class PvConsole:
             return
         notify = self._drain_output(page) | self._push_input(page)
         if notify:
-            self._evtchn.notify_guest(self.backend_port)
+            self._backend.notify(self.backend_port)
 
     def send_input(self, data: bytes) -> int:
         """Queue host input for the guest (bounded); call ``serve`` at a boundary."""

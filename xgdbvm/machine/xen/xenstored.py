@@ -78,7 +78,7 @@ class Xenstored:
         with self.lock:
             notify = self.ring.process(page)
         if notify:
-            self._evtchn.notify_guest(self.backend_port)
+            self._backend.notify(self.backend_port)
 
     # -- dom0 clients (the host socket, monitor commands) ---------------------------------
 
