@@ -63,3 +63,16 @@ def test_single_steps_follow_the_code(make_machine: MachineFactory, arch: str) -
         pcs.append(machine.cpu.pc)
     assert len(set(pcs)) > 10
     assert isinstance(machine.run(BUDGET), Shutdown)
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_a_step_from_a_breakpoint_moves_one_instruction(
+    make_machine: MachineFactory, arch: str
+) -> None:
+    machine, _ = make_machine(arch)
+    main = symbol(machine, "guest_main")
+    machine.debug.add_breakpoint(main)
+    assert machine.run(BUDGET) == Breakpoint(main)
+    assert machine.step() == SingleStep()
+    assert machine.cpu.pc - main in (2, 4)  # one instruction, ARM or Thumb
+    assert main in machine.debug.breakpoints  # put back after the step

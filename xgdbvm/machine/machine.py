@@ -243,20 +243,27 @@ class Machine:
         self.clock.stop_soon()
 
     def step(self) -> StopReason:
-        """Execute one instruction (ignoring a breakpoint on it); SingleStep unless
-        the instruction itself ended the run (a shutdown, a watchpoint, a fault)."""
+        """Execute one instruction (ignoring a breakpoint or watchpoint on it); SingleStep
+        unless the instruction itself ended the run (a shutdown, a fault)."""
         self._stop = None
-        self.debug.skip_once_at(self.cpu.pc)
         self.clock.set_deadline(None)
         if self._pending_abort is not None:
             # Stepping from a caught stage-2 fault: the step is the abort's entry.
             self._inject_stage2_abort(self._pending_abort)
             self._pending_abort = None
             return self._finish(SingleStep())
+        pc = self.cpu.pc
+        # A code hook on the stepped instruction stops Unicorn's one-instruction count
+        # from taking effect (it ran on for a block or more): lift it for the step.
+        lifted = self.debug.remove_breakpoint(pc)
+        self.debug.skip_once_at(pc)  # and let a watchpoint it triggers pass
         try:
             self.uc.emu_start(self.cpu.resume_address(), self._never, count=1)
         except unicorn.UcError as error:
             return self._finish(self._emulation_error(error) or SingleStep())
+        finally:
+            if lifted:
+                self.debug.add_breakpoint(pc)
         return self._finish(self._stop or SingleStep())
 
     def consume_stop_request(self) -> bool:

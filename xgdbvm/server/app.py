@@ -29,6 +29,7 @@ from xgdbvm.server.endpoints import Endpoint, StdioEndpoint, TcpEndpoint, UnixEn
 from xgdbvm.server.gdb_session import GdbSession
 from xgdbvm.server.runner import MachineRunner
 from xgdbvm.server.trace_server import TraceServer, trace_recorder
+from xgdbvm.server.unix_socket import private_unix_listener
 from xgdbvm.server.xenstore_socket import XenstoreSocketServer
 
 log = logging.getLogger("xgdbvm.server")
@@ -205,14 +206,7 @@ class Server:
 
 
 async def _unix_listener(endpoint: UnixEndpoint) -> trio.SocketListener:
-    sock = trio.socket.socket(trio.socket.AF_UNIX, trio.socket.SOCK_STREAM)
-    path = endpoint.path
-    if path.is_socket():
-        path.unlink()
-    await sock.bind(str(path))
-    os.chmod(path, 0o600)
-    sock.listen(4)
-    return trio.SocketListener(sock)
+    return await private_unix_listener(endpoint.path, backlog=4)
 
 
 async def _refuse(stream: trio.abc.Stream, why: str) -> None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from pathlib import Path
 from types import TracebackType
 
@@ -33,6 +32,7 @@ import trio
 from xgdbvm.machine.errors import ConfigError
 from xgdbvm.machine.machine import Machine
 from xgdbvm.server.endpoints import Endpoint, StdioEndpoint, TcpEndpoint, UnixEndpoint
+from xgdbvm.server.unix_socket import private_unix_listener
 from xgdbvm.trace.filters import FilterError, TraceFilter
 from xgdbvm.trace.recorder import DEFAULT_QUEUE, Subscription, TraceRecorder, TraceSource
 from xgdbvm.trace.schema import DroppedEvent, ErrorRecord, Record, encode_line
@@ -216,11 +216,4 @@ def _peer(stream: trio.SocketStream) -> str:
 
 
 async def _unix_listener(endpoint: UnixEndpoint) -> trio.SocketListener:
-    sock = trio.socket.socket(trio.socket.AF_UNIX, trio.socket.SOCK_STREAM)
-    path = endpoint.path
-    if path.is_socket():
-        path.unlink()
-    await sock.bind(str(path))
-    os.chmod(path, 0o600)
-    sock.listen(16)
-    return trio.SocketListener(sock)
+    return await private_unix_listener(endpoint.path)

@@ -11,13 +11,13 @@ machine's thread, which cannot wake a Trio task cheaply).
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import trio
 
 from xgdbvm.machine.xen.xenstore import MessageDecoder, ProtocolError
 from xgdbvm.machine.xen.xenstored import Xenstored
+from xgdbvm.server.unix_socket import private_unix_listener
 
 log = logging.getLogger("xgdbvm.xenstore")
 
@@ -31,15 +31,10 @@ class XenstoreSocketServer:
         self.path = path
 
     async def serve(self, *, task_status: trio.TaskStatus[Path] = trio.TASK_STATUS_IGNORED) -> None:
-        sock = trio.socket.socket(trio.socket.AF_UNIX, trio.socket.SOCK_STREAM)
-        if self.path.is_socket():
-            self.path.unlink()
-        await sock.bind(str(self.path))
-        os.chmod(self.path, 0o600)
-        sock.listen(16)
+        listener = await private_unix_listener(self.path)
         try:
             task_status.started(self.path)
-            await trio.serve_listeners(self._client, [trio.SocketListener(sock)])
+            await trio.serve_listeners(self._client, [listener])
         finally:
             self.path.unlink(missing_ok=True)
 
