@@ -32,7 +32,10 @@ def test_run_prints_console_and_summary(arch: str) -> None:
     assert [line.split(" on ")[0] for line in start] == ["xgdbvm: xenstore"]
     assert summary.startswith("xgdbvm: guest shutdown: poweroff (via SCHEDOP_shutdown); ")
     assert "instructions" in summary
-    assert "hypercalls: console_io=1 sched_op=1 xen_version=3" in summary
+    assert (
+        "hypercalls: console_io=1 event_channel_op=6 hvm_op=5 memory_op=1 sched_op=1 "
+        "vcpu_op=1 xen_version=3" in summary
+    )
 
 
 @pytest.mark.parametrize(

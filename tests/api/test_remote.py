@@ -18,13 +18,7 @@ from xgdbvm.api import BreakpointStop, ExitedStop
 from xgdbvm.gdbscript import GdbScriptError
 
 TIMEOUT = 30
-BOOT_HYPERCALLS = [
-    "console_io.write",
-    "xen_version.version",
-    "xen_version.extraversion",
-    "xen_version.get_features",
-    "sched_op.shutdown",
-]
+from tests.examples.test_example import BOOT_HYPERCALLS  # noqa: E402 - the documented list
 
 
 async def read_addresses(stream: trio.abc.ReceiveStream) -> dict[str, str]:

@@ -93,7 +93,7 @@ async def test_an_error_in_the_block_comes_out_as_itself(tmp_path: Path) -> None
             async with open_vm(image=tmp_path / "missing.elf"):
                 pass
         with pytest.raises(ExpectationFailed, match="hypercall memory_op"):
-            async with open_vm(wait_for_gdb=False) as vm:
+            async with open_vm(wait_for_gdb=False, bootargs="xgdbvm.test=minimal") as vm:
                 await vm.trace.expect(hypercall="memory_op", within=0.2)
         with pytest.raises(RegisterError, match="no register 'no_such_register' on aarch64"):
             async with open_vm() as vm:

@@ -17,6 +17,7 @@ from xgdbvm.api import (
 from xgdbvm.machine.xen.xenstore import XsError
 
 TIMEOUT = 10
+MINIMAL = "xgdbvm.test=minimal"  # banner, version queries, poweroff
 
 
 async def test_the_trace_holds_the_boot_from_its_first_event() -> None:
@@ -46,7 +47,7 @@ async def test_the_trace_holds_the_boot_from_its_first_event() -> None:
 
 async def test_following_the_trace_live() -> None:
     with trio.fail_after(TIMEOUT):
-        async with open_vm() as vm:
+        async with open_vm(bootargs=MINIMAL) as vm:
             gdb = await vm.gdb()
             seen: list[str] = []
 
@@ -67,7 +68,7 @@ async def test_following_the_trace_live() -> None:
 
 async def test_expectations_keep_their_place_and_say_what_happened() -> None:
     with trio.fail_after(TIMEOUT):
-        async with open_vm(wait_for_gdb=False) as vm:
+        async with open_vm(wait_for_gdb=False, bootargs=MINIMAL) as vm:
             write = await vm.trace.expect(hypercall="console_io", subop="write")
             assert isinstance(write, HypercallExitEvent) and write.ret == 0
             await vm.trace.expect(hypercall="xen_version.get_features", ret=0)
@@ -101,7 +102,7 @@ async def test_expectations_keep_their_place_and_say_what_happened() -> None:
 
 async def test_xenstore_as_dom0() -> None:
     with trio.fail_after(TIMEOUT):
-        async with open_vm() as vm:
+        async with open_vm(bootargs=MINIMAL) as vm:
             xs = vm.xenstore
             home = xs.domain_path
             assert home == "/local/domain/1"

@@ -14,12 +14,17 @@ pytestmark = pytest.mark.trio
 
 ARCHES = ["arm64", "arm32"]
 
-# What the firmware's default boot asks of Xen, in order (firmware/README.md).
+# What the firmware's default boot asks of Xen, in order (firmware/README.md): what
+# every Xen guest does early, from its banner to xenstore and the PV console.
 BOOT_HYPERCALLS = [
     "console_io.write",
     "xen_version.version",
     "xen_version.extraversion",
     "xen_version.get_features",
+    "memory_op.add_to_physmap",  # shared_info
+    *["hvm_op.get_param"] * 5,  # callback IRQ, xenstore and console pages and ports
+    "vcpu_op.register_vcpu_info",
+    *["event_channel_op.send"] * 6,  # five xenstore requests, the PV console banner
     "sched_op.shutdown",
 ]
 

@@ -30,6 +30,8 @@ def test_default_boot_prints_banner_version_and_powers_off(
     assert "Xen 4.19.0\n" in console
     assert "Xen features: 0x00056005\n" in console
     assert "dtb: memory 0x40000000+0x08000000 uart 0x22000000" in console
+    assert "shared_info: wc_version=2 wc_sec=1767225600\n" in console
+    assert 'xenstore: name = "guest"\n' in console
     assert console.endswith("xgdbvm guest: powering off\n")
     # The banner also went through console_io, which Xen prefixes with the domain.
     xen_lines = [e for e in rec.of(ConsoleOutput) if e.source is ConsoleSource.XEN]  # type: ignore[union-attr]
@@ -41,16 +43,25 @@ def test_hypercall_sequence_of_the_default_boot(make_machine: MachineFactory, ar
     machine, rec = make_machine(arch)
     machine.run(BUDGET)
     calls = [(e.name, e.subop, e.ret) for e in rec.of(HypercallExit)]  # type: ignore[union-attr]
+    # What every Xen guest does early (firmware/README.md, default boot).
     assert calls == [
         ("console_io", "write", 0),
         ("xen_version", "version", (4 << 16) | 19),
         ("xen_version", "extraversion", 0),
         ("xen_version", "get_features", 0),
+        ("memory_op", "add_to_physmap", 0),
+        *[("hvm_op", "get_param", 0)] * 5,
+        ("vcpu_op", "register_vcpu_info", 0),
+        *[("event_channel_op", "send", 0)] * 6,  # 5 xenstore requests, the PV console
         ("sched_op", "shutdown", 0),
     ]
     assert machine.hypervisor.dispatcher.stats.calls == {
         "console_io": 1,
         "xen_version": 3,
+        "memory_op": 1,
+        "hvm_op": 5,
+        "vcpu_op": 1,
+        "event_channel_op": 6,
         "sched_op": 1,
     }
 
@@ -122,7 +133,8 @@ def test_reset_boots_again_from_the_image(make_machine: MachineFactory, arch: st
     machine.reset()
     assert machine.clock.instructions == 0
     assert machine.run(BUDGET) == Shutdown(ShutdownReason.poweroff, "SCHEDOP_shutdown")
-    assert rec.console().count(f"hello from {arch}\n") == 4  # UART and console_io, twice
+    # UART, console_io and the PV console ring, twice.
+    assert rec.console().count(f"hello from {arch}\n") == 6
 
 
 def test_instruction_count_is_deterministic(make_machine: MachineFactory) -> None:

@@ -30,6 +30,7 @@ from xgdbvm.machine.xen.xenstored import Xenstored
 
 GUEST_MAGIC_GFN = 0x39000  # console ring page; the xenstore ring is the next one
 EVTCHN_PPI = 31
+WALLCLOCK_EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z
 
 CAPABILITIES = {"arm64": "xen-3.0-aarch64 xen-3.0-armv7l ", "arm32": "xen-3.0-armv7l "}
 
@@ -125,7 +126,9 @@ class Hypervisor:
 
     def _toolstack(self) -> None:
         """What libxl sets up before the first instruction: the store and console
-        channels and pages, and the HVM params that publish them."""
+        channels and pages, and the HVM params that publish them; and the wallclock
+        Xen keeps in shared_info (a fixed epoch: the guest's boot is deterministic)."""
+        self.shared_info.set_wallclock(WALLCLOCK_EPOCH, 0)
         self.store_port = self.evtchn.toolstack_alloc_unbound()
         self.console_port = self.evtchn.toolstack_alloc_unbound()
         self.backend.reserve(self.store_port)
