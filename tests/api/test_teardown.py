@@ -65,6 +65,8 @@ async def test_fail_after_while_the_guest_runs_leaks_nothing(
             else:
                 await vm.console.expect("scenario: spin")
             await wait_until(lambda: vm.server is not None and vm.server.runner.running)
+            # Trio renames its worker to the job's name once the job starts running.
+            await wait_until(lambda: len(busy_threads()) > len(before_threads))
             seen["machine_threads"] = len(busy_threads()) - len(before_threads)
             # Opened toward the VM while it runs: the xenstore client's socket.
             assert await vm.xenstore.read(f"{vm.xenstore.domain_path}/name") == "guest"

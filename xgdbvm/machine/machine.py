@@ -212,7 +212,7 @@ class Machine:
         self.cpu.reset(self.boot_state)
         for segment in self.board.layout.image.segments:
             self.cpu.scan_code(segment.address, segment.data)
-        self._emit(Lifecycle(kind="boot", detail=f"{config.arch} {self.board.layout.image.path}"))
+        self.note_lifecycle("boot", f"{config.arch} {self.board.layout.image.path}")
 
     # -- public -----------------------------------------------------------------
 
@@ -235,6 +235,12 @@ class Machine:
         self.boot_state = self.board.load()
         self.cpu.reset(self.boot_state)
         self._emit(Lifecycle(kind="reset"))
+
+    def note_lifecycle(self, kind: str, detail: str = "") -> None:
+        """A lifecycle event (boot, reset, a debugger's stop and resume) for observers."""
+        self._emit(
+            Lifecycle(kind=kind, detail=detail, pc=self.cpu.pc, icount=self.clock.instructions)
+        )
 
     def request_stop(self) -> None:
         """Ask a running (or the next) ``run`` to return HostInterrupt. Thread-safe."""

@@ -155,5 +155,8 @@ class GdbSession:
         return True
 
     async def _run(self, resume: Resume) -> None:
+        machine = self._target.machine
+        machine.note_lifecycle("gdb-resume", resume.mode.value)
         stop = await self._runner.run(resume)
+        machine.note_lifecycle("gdb-stop", type(stop).__name__)
         await self._send_events.send(_Stopped(stop))
