@@ -103,7 +103,7 @@ def main(argv: list[str]) -> int:
             for arch in arches:
                 if arch not in bench.arches:
                     continue
-                case = bench.build(arch)
+                case = bench.build(arch, sizes)
                 ctx = Ctx(measured, ARCHES[arch], sizes, workdir)
                 outcomes.append(report.run_case(case, ctx, runs))
         all_lines = [line for o in outcomes for line in report.lines(o)]

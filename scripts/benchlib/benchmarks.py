@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchlib import bare_unicorn, gdbscripts, procs, targets
+from benchlib import bare_unicorn, gdbscripts, procs, targets, tracechan
 from benchlib.elf import Elf
 from benchlib.procs import BenchError
 from benchlib.targets import ARCHES, RAM_BASE, Arch
@@ -37,17 +37,22 @@ class Sizes:
     hot_gdb_n: tuple[int, int]  # hotloop iterations run to a breakpoint from gdb
     tcg_seconds: tuple[float, float]  # free-running intervals, interrupted from gdb
     hcall_n: tuple[int, int]
-    timeout: float  # bound on any one process or gdb session
+    trace_n: int  # hcall-loop calls per run served to trace subscribers or to a file
+    trace_speed_n: tuple[int, int]  # hcall-loop calls, tracing on and off
+    trace_rss_n: tuple[int, int]  # hcall-loop calls traced to a file, for peak RSS
+    timeout: float  # bound on any one process or gdb session (longer for long hcall-loops)
 
 
 FULL = Sizes(
     steps=2000, continues=500, dump_bytes=16 * MiB, hot_n=(1_000, 500_000_000),
     hot_gdb_n=(100_000, 20_000_000), tcg_seconds=(0.5, 2.0), hcall_n=(1_000, 20_000),
+    trace_n=50_000, trace_speed_n=(1_000, 50_000), trace_rss_n=(100_000, 1_000_000),
     timeout=300.0,
 )  # fmt: skip
 QUICK = Sizes(
     steps=200, continues=50, dump_bytes=1 * MiB, hot_n=(1_000, 50_000_000),
     hot_gdb_n=(1_000, 2_000_000), tcg_seconds=(0.1, 0.4), hcall_n=(100, 5_000),
+    trace_n=2_000, trace_speed_n=(100, 5_000), trace_rss_n=(1_000, 10_000),
     timeout=60.0,
 )  # fmt: skip
 
@@ -87,6 +92,7 @@ class Row:
     higher_is_better: bool
     left: tuple[int, str]  # (contender index, value key): the xgdbvm side
     right: tuple[int, str] | None  # the reference, if any
+    reference: str | None = None  # shown instead of the right contender's name
 
 
 @dataclass(frozen=True)
@@ -102,7 +108,7 @@ class Benchmark:
     name: str
     summary: str
     describe: Callable[[Sizes], str]  # the paragraph for docs/benchmarks.md
-    build: Callable[[str], Case]  # arch -> Case
+    build: Callable[[str, Sizes], Case]  # (arch, sizes) -> Case
     arches: tuple[str, ...] = ("arm64", "arm32")
 
 
@@ -167,7 +173,7 @@ def _gdb_pair(
     ]
 
 
-def build_stepi(arch_name: str) -> Case:
+def build_stepi(arch_name: str, _sizes: Sizes) -> Case:
     contenders = _gdb_pair(ARCHES[arch_name], gdbscripts.STEPI, _stepi_extra, _checked_stepi)
     row = Row("stepi", "steps/s", True, (0, "rate"), (1, "rate"))
     return Case("stepi", arch_name, contenders, [row])
@@ -192,7 +198,7 @@ def _checked_continue(
     return checked
 
 
-def build_continue(arch_name: str) -> Case:
+def build_continue(arch_name: str, _sizes: Sizes) -> Case:
     arch = ARCHES[arch_name]
     contenders = _gdb_pair(arch, gdbscripts.CONTINUE, _continue_extra, _checked_continue)
     row = Row("continue to a breakpoint", "continues/s", True, (0, "rate"), (1, "rate"))
@@ -225,7 +231,7 @@ def _dump_measure(server: str) -> Callable[[Ctx], dict[str, float]]:
     return measure
 
 
-def build_dump(arch_name: str) -> Case:
+def build_dump(arch_name: str, _sizes: Sizes) -> Case:
     arch = ARCHES[arch_name]
     contenders = [
         Contender("xgdbvm", _dump_measure("xgdbvm")),
@@ -244,7 +250,7 @@ def _attach_measure(server: str) -> Callable[[Ctx], dict[str, float]]:
     return measure
 
 
-def build_attach(arch_name: str) -> Case:
+def build_attach(arch_name: str, _sizes: Sizes) -> Case:
     arch = ARCHES[arch_name]
     contenders = [
         Contender("xgdbvm", _attach_measure("xgdbvm")),
@@ -261,13 +267,21 @@ SUMMARY = re.compile(r"xgdbvm: guest shutdown: poweroff .*?; (\d+) instructions"
 
 
 def _xgdbvm_run(
-    ctx: Ctx, *args: str, expect: str | None = None, rss_file: Path | None = None
+    ctx: Ctx,
+    *args: str,
+    expect: str | None = None,
+    rss_file: Path | None = None,
+    timeout: float | None = None,
 ) -> procs.Finished:
     argv = [*ctx.tree.xgdbvm(), "run", "--arch", ctx.arch.name, *args]
     if rss_file is not None:
         argv = procs.rss_wrapped(argv, rss_file)
     done = procs.run_timed(
-        argv, timeout=ctx.sizes.timeout, env=ctx.tree.env(), cwd=ctx.tree.root, tmpdir=ctx.tmp()
+        argv,
+        timeout=timeout or ctx.sizes.timeout,
+        env=ctx.tree.env(),
+        cwd=ctx.tree.root,
+        tmpdir=ctx.tmp(),
     )
     if done.returncode != 0:
         tail = (done.stderr.strip() or "(no output)").splitlines()[-1]
@@ -342,7 +356,7 @@ def _guest_gdb_interrupt(server: str) -> Callable[[Ctx], dict[str, float]]:
     return measure
 
 
-def build_guest(arch_name: str) -> Case:
+def build_guest(arch_name: str, _sizes: Sizes) -> Case:
     qemu = f"QEMU {ARCHES[arch_name].qemu.removeprefix('qemu-system-')} TCG"
     contenders = [
         Contender("xgdbvm run", guest_xgdbvm_run),
@@ -382,7 +396,7 @@ def hypercall_bare(ctx: Ctx) -> dict[str, float]:
     return {"rate": _net_rate((n1, n2), (t1, t2))}
 
 
-def build_hypercall(arch_name: str) -> Case:
+def build_hypercall(arch_name: str, _sizes: Sizes) -> Case:
     contenders = [
         Contender("xgdbvm run", hypercall_xgdbvm),
         Contender("bare Unicorn, empty INTR hook", hypercall_bare),
@@ -430,7 +444,7 @@ def startup_python_floor(ctx: Ctx) -> dict[str, float]:
     return {"ms": 1000 * done.wall}
 
 
-def build_startup(arch_name: str) -> Case:
+def build_startup(arch_name: str, _sizes: Sizes) -> Case:
     contenders = [
         Contender("xgdbvm run", startup_xgdbvm),
         Contender(f"{ARCHES[arch_name].qemu} -S, gdbstub listening", startup_qemu),
@@ -476,7 +490,7 @@ def _rss_values(small_kib: int, large_kib: int) -> dict[str, float]:
     }
 
 
-def build_memory(arch_name: str) -> Case:
+def build_memory(arch_name: str, _sizes: Sizes) -> Case:
     contenders = [
         Contender("xgdbvm run, default boot", memory_xgdbvm),
         Contender(f"{ARCHES[arch_name].qemu} -S, idle", memory_qemu),
@@ -487,6 +501,136 @@ def build_memory(arch_name: str) -> Case:
         Row("RSS per MiB of guest RAM", "KiB/MiB", False, (0, "kib_per_mib"), (1, "kib_per_mib")),
     ]
     return Case("memory", arch_name, contenders, rows)
+
+
+# ---------------------------------------------------------------- trace channel
+
+
+def _hcall_loop(n: int) -> tuple[str, str]:
+    return ("--bootargs", f"xgdbvm.test=hcall-loop xgdbvm.n={n}")
+
+
+def _long_timeout(ctx: Ctx, calls: int) -> float:
+    """A bound for an hcall-loop of `calls`: the usual one, or 500 calls/s at the least."""
+    return max(ctx.sizes.timeout, calls / 500)
+
+
+def _held(ctx: Ctx, tmp: Path, *extra: str) -> contextlib.AbstractContextManager[tracechan.Held]:
+    """xgdbvm holding hcall-loop (trace_n calls) at its first instruction for GDB."""
+    argv = targets.xgdbvm_server_argv(ctx.tree, ctx.arch, (*_hcall_loop(ctx.sizes.trace_n), *extra))
+    timeout = _long_timeout(ctx, ctx.sizes.trace_n)
+    return tracechan.held_guest(argv, env=ctx.tree.env(), cwd=ctx.tree.root, tmp=tmp,
+                                timeout=timeout)  # fmt: skip
+
+
+def _check_count(ctx: Ctx, events: int, what: str) -> None:
+    if events < 2 * ctx.sizes.trace_n:
+        raise BenchError(f"{what}: {events} events for {ctx.sizes.trace_n} hypercalls")
+
+
+def _delivered(ctx: Ctx, subscribers: int) -> tracechan.Delivery:
+    with _held(ctx, ctx.tmp(), "--trace", f"{targets.LOOPBACK}:0") as held:
+        delivery = tracechan.deliver(held, subscribers, _long_timeout(ctx, ctx.sizes.trace_n))
+    for index, (got, lost) in enumerate(zip(delivery.events, delivery.dropped, strict=True)):
+        _check_count(ctx, got + lost, f"subscriber {index + 1}")
+    return delivery
+
+
+def trace_one_subscriber(ctx: Ctx) -> dict[str, float]:
+    delivery = _delivered(ctx, 1)
+    return {
+        "rate": delivery.events[0] / delivery.seconds[0],
+        "dropped": float(delivery.dropped[0]),
+    }
+
+
+def trace_eight_subscribers(ctx: Ctx) -> dict[str, float]:
+    d = _delivered(ctx, 8)
+    return {
+        "rate_total": sum(d.events) / max(d.seconds),
+        "rate_each": min(got / secs for got, secs in zip(d.events, d.seconds, strict=True)),
+        "dropped_each": float(max(d.dropped)),
+    }
+
+
+def trace_file_only(ctx: Ctx) -> dict[str, float]:
+    tmp = ctx.tmp()
+    path = tmp / "trace.jsonl"
+    try:
+        with _held(ctx, tmp, "--trace-file", str(path)) as held:
+            delivery = tracechan.deliver(held, 0, _long_timeout(ctx, ctx.sizes.trace_n))
+        events = tracechan.file_events(path)
+    finally:
+        path.unlink(missing_ok=True)
+    _check_count(ctx, events, "trace file")
+    return {"rate": events / delivery.stopped}
+
+
+def _hcall_rate(traced: bool) -> Callable[[Ctx], dict[str, float]]:
+    def measure(ctx: Ctx) -> dict[str, float]:
+        n1, n2 = ctx.sizes.trace_speed_n
+        walls = []
+        for n in (n1, n2):
+            tmp = ctx.tmp()
+            extra = ("--trace-file", str(tmp / "trace.jsonl")) if traced else ()
+            try:
+                done = _xgdbvm_run(ctx, *_hcall_loop(n), *extra, expect=f"hcall-loop: {n} calls")
+            finally:
+                (tmp / "trace.jsonl").unlink(missing_ok=True)
+            walls.append(done.wall)
+        return {"rate": _net_rate((n1, n2), (walls[0], walls[1]))}
+
+    return measure
+
+
+def trace_rss(ctx: Ctx) -> dict[str, float]:
+    rss = []
+    for n in ctx.sizes.trace_rss_n:
+        tmp = ctx.tmp()
+        path, rss_file = tmp / "trace.jsonl", tmp / "rss"
+        try:
+            _xgdbvm_run(
+                ctx, *_hcall_loop(n), "--trace-file", str(path), expect=f"hcall-loop: {n} calls",
+                rss_file=rss_file, timeout=_long_timeout(ctx, n),
+            )  # fmt: skip
+            events = tracechan.file_events(path)
+        finally:
+            path.unlink(missing_ok=True)
+        if events < 2 * n:
+            raise BenchError(f"the trace file of {n} hypercalls holds {events} events")
+        rss.append(procs.read_rss(rss_file) / 1024)
+    n1, n2 = ctx.sizes.trace_rss_n
+    return {
+        "rss_small": rss[0],
+        "rss_big": rss[1],
+        "mib_per_100k": (rss[1] - rss[0]) / ((n2 - n1) / 100_000),
+    }
+
+
+def build_trace(arch_name: str, sizes: Sizes) -> Case:
+    contenders = [
+        Contender("xgdbvm, 1 subscriber", trace_one_subscriber),
+        Contender("xgdbvm, --trace-file only (events written/s)", trace_file_only),
+        Contender("xgdbvm, 8 subscribers", trace_eight_subscribers),
+        Contender("xgdbvm run --trace-file", _hcall_rate(traced=True)),
+        Contender("xgdbvm run, tracing off", _hcall_rate(traced=False)),
+        Contender("xgdbvm run --trace-file, hcall-loop, two N", trace_rss),
+    ]
+    small, big = sizes.trace_rss_n
+    rows = [
+        Row("trace events, 1 subscriber", "events/s", True, (0, "rate"), (1, "rate")),
+        Row("trace events, 8 subscribers in all", "events/s", True, (2, "rate_total"),
+            (0, "rate")),
+        Row("trace events, slowest of 8 subscribers", "events/s", True, (2, "rate_each"),
+            (0, "rate")),
+        Row("trace events dropped, worst of 8", "events", False, (2, "dropped_each"),
+            (0, "dropped")),
+        Row("hypercalls, tracing to a file", "calls/s", True, (3, "rate"), (4, "rate")),
+        Row(f"peak RSS, {big:,} hypercalls traced", "MiB", False, (5, "rss_big"),
+            (5, "rss_small"), reference=f"the same, {small:,} hypercalls"),
+        Row("RSS growth per 100,000 traced hypercalls", "MiB", False, (5, "mib_per_100k"), None),
+    ]  # fmt: skip
+    return Case("trace", arch_name, contenders, rows)
 
 
 # ---------------------------------------------------------------- descriptions
@@ -595,6 +739,38 @@ def _d_memory(_s: Sizes) -> str:
     )
 
 
+def _d_trace(s: Sizes) -> str:
+    (v1, v2), (m1, m2) = s.trace_speed_n, s.trace_rss_n
+    return (
+        "The trace channel (docs/trace.md) on the firmware's hcall-loop scenario, which makes N "
+        "`xen_version` hypercalls (two events each: enter and exit) and powers off. **Events "
+        f'delivered**: `xgdbvm run --bootargs "xgdbvm.test=hcall-loop xgdbvm.n={s.trace_n}" '
+        "--gdb 127.0.0.1:0 --wait-for-gdb --trace 127.0.0.1:0` holds the guest at its first "
+        "instruction; the harness connects 1 or 8 subscribers (loopback TCP, an empty filter "
+        "line, then the hello line each), resumes the guest with one `$c#63` packet on a raw "
+        "GDB connection, and reads all subscribers in one thread with select, counting lines "
+        "without parsing them, as fast as it can. A subscriber's figure is the events it "
+        "received over the seconds from the resume to its last event (the final `lifecycle "
+        "shutdown`); 8 subscribers in all is every subscriber's events over the latest of "
+        "those times. Dropped events are the counts of the `dropped` records; the harness "
+        "checks that received + dropped covers every sequence number from the subscriber's "
+        "first event to the shutdown (what follows it, such as GDB's stop, is not counted), "
+        f"at least 2 x {s.trace_n:,}. Reference for 1 subscriber: the same run with "
+        "`--trace-file` instead of `--trace` and no subscriber, the file's events (counted "
+        "afterwards) over the seconds from the resume to GDB's `W` stop reply; for 8: the 1 "
+        "subscriber run. The guest makes events about as fast as it makes hypercalls, so these "
+        "figures are bounded by its speed: the ratios show what serving costs it. **Hypercall "
+        "round trips, tracing to a file**: as the hypercall benchmark, wall time of "
+        f"`xgdbvm run` for N = {v1:,} and {v2:,}, (N2 - N1) / (t2 - t1), with `--trace-file` "
+        'against the same without it. **Peak RSS**: `xgdbvm run --bootargs "xgdbvm.test='
+        f'hcall-loop xgdbvm.n=N" --trace-file FILE` for N = {m2:,} against N = {m1:,} '
+        "(measured as in the memory benchmark); the file is checked (sequence numbers without "
+        "a gap, the shutdown at the end, at least 2N events) and deleted. Growth per 100,000 "
+        "hypercalls = (RSS2 - RSS1) / ((N2 - N1) / 100,000): a flat memory profile puts it "
+        "near zero. arm64 only: the channel does not depend on the architecture."
+    )
+
+
 BENCHMARKS: dict[str, Benchmark] = {
     b.name: b
     for b in (
@@ -612,6 +788,10 @@ BENCHMARKS: dict[str, Benchmark] = {
             build_startup,
         ),
         Benchmark("memory", "peak RSS and per-MiB cost of guest RAM", _d_memory, build_memory),
+        Benchmark(
+            "trace", "trace events per second to 1 and 8 subscribers, guest speed and memory "
+            "with tracing on", _d_trace, build_trace, ("arm64",),
+        ),
     )
 }  # fmt: skip
 

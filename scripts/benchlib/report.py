@@ -104,7 +104,7 @@ def lines(outcome: Outcome) -> list[Line]:
         if row.right is None:
             ref_name, ref_text, ratio = "—", "—", "—"
         else:
-            ref_name = case.contenders[row.right[0]].name
+            ref_name = row.reference or case.contenders[row.right[0]].name
             ref_text, right = _cell(outcome, row.right)
             ratio = _ratio(left, right)
         result.append(
