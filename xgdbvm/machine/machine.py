@@ -31,15 +31,11 @@ from xgdbvm.machine.events import (
     ConsoleSource,
     EventChannelNotify,
     ExceptionInjected,
-    HypercallEnter,
-    HypercallExit,
     IrqAcknowledged,
     Lifecycle,
     MachineEvent,
     Observers,
     P2mChanged,
-    SmcccCall,
-    Stage2Fault,
     XenstoreRequest,
 )
 from xgdbvm.machine.hypercall_breaks import HypercallBreaks
@@ -58,20 +54,17 @@ from xgdbvm.machine.stop import (
     GuestFault,
     HostInterrupt,
     Idle,
-    MachineFault,
     Shutdown,
     SingleStep,
     StopReason,
     Watchpoint,
 )
 from xgdbvm.machine.timekeeping import NS_PER_TICK, VirtualTime
+from xgdbvm.machine.traps import Traps
 from xgdbvm.machine.ucnative import InstructionClock, UncountedClock
-from xgdbvm.machine.xen.abi import XEN_HYPERCALL_TAG
 from xgdbvm.machine.xen.backend_stress import POLL_INSTRUCTIONS as STRESS_POLL_INSTRUCTIONS
 from xgdbvm.machine.xen.backend_stress import EventStress, stress_total
-from xgdbvm.machine.xen.errno import errno_name
 from xgdbvm.machine.xen.guest import FaultingGuestAccess
-from xgdbvm.machine.xen.hypercall import hypercall_name
 from xgdbvm.machine.xen.hypervisor import Hypervisor
 from xgdbvm.machine.xen.memory_op import P2mChange
 from xgdbvm.machine.xen.xenstore import Message, XsType
@@ -81,21 +74,12 @@ log = logging.getLogger("xgdbvm.machine")
 ARCHES: dict[str, Callable[[], Cpu]] = {"arm64": Arm64Cpu, "arm32": Arm32Cpu}
 # emu_start's "until": an address no instruction can start at (odd, top of the space).
 NEVER = {"arm64": 0xFFFF_FFFF_FFFF_FFFF, "arm32": 0xFFFF_FFFF}
-SMCCC_IMMEDIATE = 0
 UART_LINE_MAX = 256
 STAGE2_FAULT_HISTORY = 64
 IDLE_SLICE_NS = 50_000_000
 FAST_MIN_SLICE_NS = 200_000
 FAST_UNMASK_STEPS = 64  # an idle guest re-checks host work at least this often
 IDLE_WITHOUT_DEADLINE_NS = 1_000_000_000
-UNMAPPED_ACCESS = {
-    unicorn.UC_MEM_FETCH_UNMAPPED: "fetch",
-    unicorn.UC_MEM_FETCH_PROT: "fetch",
-    unicorn.UC_MEM_WRITE_UNMAPPED: "write",
-    unicorn.UC_MEM_WRITE_PROT: "write",
-    unicorn.UC_MEM_READ_UNMAPPED: "read",
-    unicorn.UC_MEM_READ_PROT: "read",
-}
 
 
 class ConsoleBuffer:
@@ -129,7 +113,7 @@ class _CpuIrqInput:
             self._machine.kick()
 
 
-class Machine:
+class Machine(Traps):
     def __init__(self, config: MachineConfig) -> None:
         if config.arch not in ARCHES:
             raise ValueError(f"unknown arch {config.arch!r}")
@@ -570,176 +554,4 @@ class Machine:
     def _console(self, source: ConsoleSource, data: bytes) -> None:
         self._emit(
             ConsoleOutput(source=source, data=data, pc=self.cpu.pc, icount=self.clock.instructions)
-        )
-
-    def _on_interrupt(self, uc: unicorn.Uc, intno: int, user_data: object) -> None:
-        handler = self._traps.get(intno)
-        if handler is None:
-            self._fatal(f"unhandled CPU exception {intno} at {self.cpu.describe_state()}")
-            return
-        handler()
-
-    def _record_stop(self, reason: StopReason) -> None:
-        if self._stop is None:
-            self._stop = reason
-
-    def _fatal(self, message: str) -> None:
-        self._stop = MachineFault(message)
-        self.uc.emu_stop()
-
-    def _fetch(self, va: int, size: int) -> bytes:
-        try:
-            return self.read_virtual(va, size)
-        except GuestMemoryFault:
-            return bytes(size)
-
-    def _on_hvc(self) -> None:
-        imm = self.cpu.trap_immediate(self._fetch)
-        if imm == XEN_HYPERCALL_TAG:
-            self._hypercall()
-        elif imm == SMCCC_IMMEDIATE:
-            self._smccc("hvc")
-        else:
-            self._inject_undef(self.cpu.pc - 4, f"hvc #{imm:#x}" if imm is not None else "hvc")
-
-    def _on_smc(self) -> None:
-        # Xen traps SMC (HCR.TSC) and serves it as an SMCCC call like HVC #0.
-        if self.cpu.trap_immediate(self._fetch) == SMCCC_IMMEDIATE:
-            self._smccc("smc")
-        else:
-            self._inject_undef(self.cpu.pc - 4, "smc with a non-zero immediate")
-
-    def _on_svc(self) -> None:
-        imm = self.cpu.trap_immediate(self._fetch) or 0
-        self.cpu.inject_svc(imm)
-
-    def _on_udef(self) -> None:
-        self._inject_undef(self.cpu.pc, "undefined instruction")
-
-    def _on_bkpt(self) -> None:
-        pc = self.cpu.pc
-        self.cpu.inject_breakpoint(pc, 0)
-        self._emit(ExceptionInjected(kind="breakpoint", detail=f"at {pc:#x}", pc=pc))
-
-    def _inject_undef(self, address: int, why: str) -> None:
-        self.cpu.inject_undef(address)
-        self._emit(
-            ExceptionInjected(kind="undef", detail=why, pc=address, icount=self.clock.instructions)
-        )
-
-    def _hypercall(self) -> None:
-        abi = self.cpu.hypercall_abi
-        cpu = self.cpu
-        number, *rest = cpu.read_regs(abi.number_and_args)
-        args = tuple(rest)
-        pc = cpu.pc - 4
-        icount = self.clock.instructions
-        if self.hypercall_breaks.stop_at_entry(number, args, pc):
-            return
-        if self.observers:
-            self._emit(
-                HypercallEnter(
-                    number=number, name=hypercall_name(number), args=args, pc=pc, icount=icount
-                )
-            )
-        call, ret = self.hypervisor.hypercall(number, args)
-        cpu.write_reg(abi.result, ret)
-        if self.observers:
-            self._emit(
-                HypercallExit(
-                    number=number,
-                    name=call.name,
-                    subop=call.subop,
-                    ret=ret,
-                    errno=errno_name(ret),
-                    note=call.note,
-                    fields=call.fields,
-                    pc=pc,
-                    icount=icount,
-                )
-            )
-        self._check_shutdown()
-
-    def _smccc(self, via: str) -> None:
-        abi = self.cpu.smccc_abi
-        args = tuple(self.cpu.read_reg(reg) for reg in abi.args)
-        result = self.hypervisor.smccc_call(args)
-        for reg, value in zip(abi.args, result.values, strict=False):
-            self.cpu.write_reg(reg, value)
-        self._emit(
-            SmcccCall(
-                function_id=args[0] & 0xFFFF_FFFF,
-                name=result.name,
-                args=args[1:4],
-                ret=result.values[0],
-                pc=self.cpu.pc - 4,
-                icount=self.clock.instructions,
-            )
-        )
-        self._check_shutdown()
-
-    def _check_shutdown(self) -> None:
-        state = self.hypervisor.state
-        if state.shutdown is not None:
-            self._stop = Shutdown(state.shutdown, state.shutdown_via)
-            self.uc.emu_stop()
-
-    def _on_unmapped(
-        self, uc: unicorn.Uc, access: int, address: int, size: int, value: int, data: object
-    ) -> bool:
-        kind = (
-            "fetch"
-            if access == unicorn.UC_MEM_FETCH_UNMAPPED
-            else ("write" if access == unicorn.UC_MEM_WRITE_UNMAPPED else "read")
-        )
-        self._unmapped = (kind, address, size)
-        return False
-
-    def _emulation_error(self, error: unicorn.UcError) -> StopReason | None:
-        """A Unicorn error: a stage-2 fault the guest receives as an abort (None: go on),
-        or a fault to report (caught for the debugger, or one no model explains)."""
-        if self._unmapped is None:
-            return MachineFault(f"emulation error: {error} ({self.cpu.describe_state()})")
-        access, address, size = self._unmapped
-        self._unmapped = None
-        pc = self.cpu.pc
-        va = pc if access == "fetch" else address
-        try:
-            ipa: int | None = self.virtual_to_ipa(va)
-        except GuestMemoryFault:
-            ipa = None
-        why = (
-            "no p2m entry"
-            if ipa is None or self.memory.lookup(ipa >> 12) is None
-            else ("read-only in the p2m")
-        )
-        fault = GuestFault(access, va, ipa, pc, why)
-        self.stage2_faults.append(fault)
-        self._emit(
-            Stage2Fault(
-                access=access,
-                va=va,
-                ipa=ipa,
-                size=size,
-                why=why,
-                pc=pc,
-                icount=self.clock.instructions,
-            )
-        )
-        if self.catch_stage2_faults:
-            self._pending_abort = fault
-            return fault
-        self._inject_stage2_abort(fault)
-        return None
-
-    def _inject_stage2_abort(self, fault: GuestFault) -> None:
-        syndrome = self.cpu.inject_abort(fault.access == "fetch", fault.va, fault.pc)
-        kind = "prefetch-abort" if fault.access == "fetch" else "data-abort"
-        self._emit(
-            ExceptionInjected(
-                kind=kind,
-                detail=f"stage 2 {fault.access} va={fault.va:#x} syndrome={syndrome:#x}",
-                pc=fault.pc,
-                icount=self.clock.instructions,
-            )
         )
