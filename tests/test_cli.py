@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -105,3 +106,17 @@ def test_truncated_elf(tmp_path: Path) -> None:
     result = xgdbvm("run", "--image", str(cut))
     assert result.returncode == 2
     assert result.stderr.strip() == f"xgdbvm: {cut}: truncated or corrupt ELF file"
+
+
+@pytest.mark.parametrize("option", ["--gdb", "--trace"])
+def test_a_port_in_use_is_one_clear_line(option: str) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = xgdbvm("run", option, f"127.0.0.1:{port}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"xgdbvm: {option}: cannot listen on 127.0.0.1:{port}: Address already in use"
+    )
+    assert "Traceback" not in result.stderr

@@ -236,6 +236,12 @@ def command_run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         stop, interrupted = trio.run(_serve, machine, options, args)
+    except BaseExceptionGroup as group:
+        # A listener that cannot start (a port in use, a bad path) is a usage error.
+        failed = group.subgroup(ConfigError)
+        if failed is None:
+            raise
+        raise _first(failed) from None
     finally:
         if state_dir is not None:
             shutil.rmtree(state_dir, ignore_errors=True)
@@ -244,6 +250,14 @@ def command_run(args: argparse.Namespace) -> int:
     if endpoint is not None and interrupted:
         return EXIT_POWEROFF
     return EXIT_INTERRUPTED if interrupted else exit_status(reason)
+
+
+def _first(group: BaseExceptionGroup[ConfigError]) -> ConfigError:
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    assert isinstance(error, ConfigError)
+    return error
 
 
 def _console_input_fd() -> int | None:

@@ -20,6 +20,7 @@ import trio
 
 from xgdbvm.adapters.console_history import ConsoleHistory
 from xgdbvm.adapters.gdb_target import GdbTarget, Resume, ResumeMode
+from xgdbvm.machine.errors import ConfigError
 from xgdbvm.machine.events import ConsoleOutput, ConsoleSource, MachineEvent
 from xgdbvm.machine.machine import Machine
 from xgdbvm.machine.stop import Shutdown, StopReason
@@ -170,7 +171,10 @@ class Server:
             listeners = [await _unix_listener(endpoint)]
             address = str(endpoint)
         else:
-            listeners = await trio.open_tcp_listeners(endpoint.port, host=endpoint.host)
+            try:
+                listeners = await trio.open_tcp_listeners(endpoint.port, host=endpoint.host)
+            except OSError as error:
+                raise ConfigError(f"--gdb: cannot listen on {endpoint}: {error.strerror}") from None
             sockname = listeners[0].socket.getsockname()
             address = str(TcpEndpoint(sockname[0], sockname[1]))
         task_status.started(address)
@@ -206,7 +210,10 @@ class Server:
 
 
 async def _unix_listener(endpoint: UnixEndpoint) -> trio.SocketListener:
-    return await private_unix_listener(endpoint.path, backlog=4)
+    try:
+        return await private_unix_listener(endpoint.path, backlog=4)
+    except OSError as error:
+        raise ConfigError(f"--gdb: cannot listen on {endpoint}: {error.strerror}") from None
 
 
 async def _refuse(stream: trio.abc.Stream, why: str) -> None:

@@ -132,7 +132,12 @@ class TraceServer:
             listeners = [await _unix_listener(endpoint)]
             address = str(endpoint)
         else:
-            listeners = await trio.open_tcp_listeners(endpoint.port, host=endpoint.host)
+            try:
+                listeners = await trio.open_tcp_listeners(endpoint.port, host=endpoint.host)
+            except OSError as error:
+                raise ConfigError(
+                    f"--trace: cannot listen on {endpoint}: {error.strerror}"
+                ) from None
             sockname = listeners[0].socket.getsockname()
             address = str(TcpEndpoint(sockname[0], sockname[1]))
         self.recorder.listening = address
@@ -216,4 +221,7 @@ def _peer(stream: trio.SocketStream) -> str:
 
 
 async def _unix_listener(endpoint: UnixEndpoint) -> trio.SocketListener:
-    return await private_unix_listener(endpoint.path)
+    try:
+        return await private_unix_listener(endpoint.path)
+    except OSError as error:
+        raise ConfigError(f"--trace: cannot listen on {endpoint}: {error.strerror}") from None

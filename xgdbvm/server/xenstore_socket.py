@@ -15,6 +15,7 @@ from pathlib import Path
 
 import trio
 
+from xgdbvm.machine.errors import ConfigError
 from xgdbvm.machine.xen.xenstore import MessageDecoder, ProtocolError
 from xgdbvm.machine.xen.xenstored import Xenstored
 from xgdbvm.server.unix_socket import private_unix_listener
@@ -31,7 +32,10 @@ class XenstoreSocketServer:
         self.path = path
 
     async def serve(self, *, task_status: trio.TaskStatus[Path] = trio.TASK_STATUS_IGNORED) -> None:
-        listener = await private_unix_listener(self.path)
+        try:
+            listener = await private_unix_listener(self.path)
+        except OSError as error:
+            raise ConfigError(f"xenstore socket {self.path}: {error.strerror}") from None
         try:
             task_status.started(self.path)
             await trio.serve_listeners(self._client, [listener])
