@@ -28,7 +28,7 @@ import unicorn.arm_const as a32
 from xgdbvm.machine.cpu.base import Cpu
 from xgdbvm.machine.stop import Breakpoint, StopReason
 from xgdbvm.machine.xen.abi import Hypercall
-from xgdbvm.machine.xen.hypercall import Dispatcher, SubopTable, hypercall_name
+from xgdbvm.machine.xen.hypercall import Dispatcher, hypercall_name
 
 PC_REGISTER = {"arm64": a64.UC_ARM64_REG_PC, "arm32": a32.UC_ARM_REG_PC}
 
@@ -84,15 +84,12 @@ class HypercallBreaks:
         canonical = hypercall_name(number)
         if not subop:
             return HypercallBreak(number, canonical)
-        names = self._subop_names(number)
+        table = self._dispatcher.subop_table(number)
+        names = None if table is None else table.names
         if subop.isdigit():
             command = int(subop)
-            if names is not None:
-                try:
-                    return HypercallBreak(number, canonical, _subop_name(names(command)))
-                except ValueError:
-                    pass
-            return HypercallBreak(number, canonical, str(command))
+            named = None if table is None else table.subop_name(command)
+            return HypercallBreak(number, canonical, named or str(command))
         if names is None:
             raise HypercallBreakError(
                 f"{canonical} has no named sub-ops here; give the sub-op as a number"
@@ -158,18 +155,10 @@ class HypercallBreaks:
 
     def _subop_of(self, number: int, args: tuple[int, ...]) -> tuple[str, str]:
         """The call's sub-op as (name, decimal command), as the dispatcher would name it."""
-        table = _find_subop_table(self._dispatcher.table.get(number))
-        command = (args[0] if args else 0) & (table._mask if table else 0xFFFF_FFFF)
-        if table is None:
-            return str(command), str(command)
-        try:
-            return _subop_name(table._names(command)), str(command)
-        except ValueError:
-            return str(command), str(command)
-
-    def _subop_names(self, number: int) -> type[IntEnum] | None:
-        table = _find_subop_table(self._dispatcher.table.get(number))
-        return None if table is None else table._names
+        table = self._dispatcher.subop_table(number)
+        command = (args[0] if args else 0) & (table.mask if table else 0xFFFF_FFFF)
+        named = None if table is None else table.subop_name(command)
+        return named or str(command), str(command)
 
 
 def _hypercall_number(name: str) -> int:
@@ -185,17 +174,3 @@ def _hypercall_number(name: str) -> int:
 
 def _subop_name(member: IntEnum) -> str:
     return member.name.rstrip("_")
-
-
-def _find_subop_table(handler: object) -> SubopTable | None:
-    """The SubopTable behind a dispatcher entry: the entry itself or one it wraps."""
-    if isinstance(handler, SubopTable):
-        return handler
-    for cell in getattr(handler, "__closure__", None) or ():
-        try:
-            value = cell.cell_contents
-        except ValueError:
-            continue
-        if isinstance(value, SubopTable):
-            return value
-    return None

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
-
-from xgdbvm.machine.image import Symbol
 from xgdbvm.machine.machine import Machine
 from xgdbvm.machine.stop import (
     Breakpoint,
@@ -18,26 +15,14 @@ from xgdbvm.machine.stop import (
     StopReason,
     Watchpoint,
 )
-
-
-def nearest_symbol(symbols: tuple[Symbol, ...], address: int) -> str:
-    """``name+0xoff`` for the function or object containing ``address``, else ''."""
-    addresses = [s.address & ~1 for s in symbols]
-    index = bisect.bisect_right(addresses, address) - 1
-    if index < 0:
-        return ""
-    symbol = symbols[index]
-    offset = address - addresses[index]
-    if symbol.size and offset >= symbol.size:
-        return ""
-    return symbol.name + (f"+{offset:#x}" if offset else "")
+from xgdbvm.trace.convert import Symbolizer
 
 
 def describe_stop(stop: StopReason, machine: Machine) -> str:
-    symbols = machine.layout.image.symbols
+    symbolize = Symbolizer(machine.layout.image.symbols)
 
     def where(address: int) -> str:
-        name = nearest_symbol(symbols, address)
+        name = symbolize(address)
         return f"{address:#x}" + (f" <{name}>" if name else "")
 
     match stop:

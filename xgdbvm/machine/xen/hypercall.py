@@ -45,26 +45,41 @@ Handler = Callable[[Call], int]
 
 
 class SubopTable:
-    """Dispatch on a hypercall's first argument (its command) through a table."""
+    """Dispatch on a hypercall's first argument (its command) through a table.
+
+    Commands without a handler return -ENOSYS, or go to ``fallback`` where the
+    hypercall answers unknown commands otherwise (vcpu_op's -EINVAL on ARM).
+    """
 
     def __init__(
-        self, names: type[IntEnum], handlers: Mapping[int, Handler], cmd_mask: int = 0xFFFF_FFFF
+        self,
+        names: type[IntEnum],
+        handlers: Mapping[int, Handler],
+        cmd_mask: int = 0xFFFF_FFFF,
+        fallback: Handler | None = None,
     ) -> None:
-        self._names = names
+        self.names = names
+        self.mask = cmd_mask
         self._handlers = dict(handlers)
-        self._mask = cmd_mask
+        self._fallback = fallback
+
+    def subop_name(self, cmd: int) -> str | None:
+        """The command's name as traces and breakpoints spell it, or None if unnamed."""
+        try:
+            return self.names(cmd & self.mask).name.rstrip("_")
+        except ValueError:
+            return None
 
     def __call__(self, call: Call) -> int:
-        cmd = call.args[0] & self._mask
-        try:
-            call.subop = self._names(cmd).name.rstrip("_")
-        except ValueError:
-            call.subop = str(cmd)
+        cmd = call.args[0] & self.mask
+        call.subop = self.subop_name(cmd) or str(cmd)
         handler = self._handlers.get(cmd)
-        if handler is None:
-            call.note = NOT_IMPLEMENTED
-            return -XenErrno.ENOSYS
-        return handler(call)
+        if handler is not None:
+            return handler(call)
+        if self._fallback is not None:
+            return self._fallback(call)
+        call.note = NOT_IMPLEMENTED
+        return -XenErrno.ENOSYS
 
 
 def hypercall_name(number: int) -> str:
@@ -88,6 +103,11 @@ class Dispatcher:
     def __init__(self) -> None:
         self.table: dict[int, Handler] = {}
         self.stats = HypercallStats()
+
+    def subop_table(self, number: int) -> SubopTable | None:
+        """The sub-op table a hypercall dispatches through, if it has one."""
+        handler = self.table.get(number)
+        return handler if isinstance(handler, SubopTable) else None
 
     def register(self, handlers: Mapping[Hypercall, Handler]) -> None:
         for number, handler in handlers.items():

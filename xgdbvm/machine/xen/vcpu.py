@@ -38,7 +38,7 @@ from xgdbvm.machine.xen.abi import XEN_PAGE_SHIFT, XEN_PAGE_SIZE, Hypercall
 from xgdbvm.machine.xen.errno import HypercallError, XenErrno
 from xgdbvm.machine.xen.evtchn.structs import read_struct, write_struct
 from xgdbvm.machine.xen.guest import GuestAccess
-from xgdbvm.machine.xen.hypercall import NOT_IMPLEMENTED, Call, Handler, SubopTable
+from xgdbvm.machine.xen.hypercall import Call, Handler, SubopTable
 from xgdbvm.machine.xen.shared_info import ALL_ONES64, VCPU_INFO_SIZE, VcpuInfos
 from xgdbvm.machine.xen.structs import GuestStruct
 
@@ -129,19 +129,6 @@ class Runstate(GuestStruct):
         return cls(parsed.state, parsed.state_entry_time, tuple(parsed.time))
 
 
-def with_fallback(table: SubopTable, fallback: Handler) -> Handler:
-    """A SubopTable whose unnamed commands go to ``fallback`` instead of -ENOSYS."""
-
-    def handler(call: Call) -> int:
-        ret = table(call)
-        if call.note == NOT_IMPLEMENTED:
-            call.note = ""
-            return fallback(call)
-        return ret
-
-    return handler
-
-
 class VcpuOps:
     def __init__(
         self,
@@ -167,8 +154,7 @@ class VcpuOps:
         handlers: dict[int, Handler] = dict.fromkeys(VcpuOp, self._not_on_arm)
         handlers[VcpuOp.register_vcpu_info] = self._register_vcpu_info
         handlers[VcpuOp.register_runstate_memory_area] = self._register_runstate
-        table = SubopTable(VcpuOp, handlers)
-        return {Hypercall.vcpu_op: with_fallback(table, self._not_on_arm)}
+        return {Hypercall.vcpu_op: SubopTable(VcpuOp, handlers, fallback=self._not_on_arm)}
 
     def reset(self) -> None:
         now = self._clock()
@@ -268,9 +254,11 @@ class VmAssist:
 
     def hypercalls(self) -> Mapping[Hypercall, Handler]:
         table = SubopTable(
-            VmAssistCmd, {VmAssistCmd.enable: self._enable, VmAssistCmd.disable: self._disable}
+            VmAssistCmd,
+            {VmAssistCmd.enable: self._enable, VmAssistCmd.disable: self._disable},
+            fallback=self._unknown_cmd,
         )
-        return {Hypercall.vm_assist: with_fallback(table, self._unknown_cmd)}
+        return {Hypercall.vm_assist: table}
 
     def reset(self) -> None:
         self.enabled.clear()
