@@ -59,7 +59,7 @@ async def test_xenstore_utils_list_the_guest_and_power_it_off(arch: str, tmp_pat
             listing = await xs(socket, "xenstore-ls", "/local/domain/1")
             boot_status = await xs(socket, "xenstore-read", "/local/domain/1/data/boot-status")
             await xs(socket, "xenstore-write", "/local/domain/1/control/shutdown", "poweroff")
-    assert vm.returncode == 0
+    assert vm.returncode == 0, out.read_text()
     for node in ('name = "guest"', 'domid = "1"', 'target = "131072"', "store =", "console ="):
         assert node in listing, listing
     assert 'feature-poweroff = "1"' in listing
