@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from tests.conftest import ARCHES, MachineFactory, firmware
@@ -11,9 +13,11 @@ from xgdbvm.machine.events import (
     ExceptionInjected,
     HypercallExit,
     SmcccCall,
+    XenstoreRequest,
 )
 from xgdbvm.machine.stop import BudgetExhausted, HostInterrupt, Shutdown
 from xgdbvm.machine.xen.abi import ShutdownReason
+from xgdbvm.machine.xen.xenstore import XsType
 
 BUDGET = 50_000_000
 
@@ -154,3 +158,29 @@ def test_thumb_module_makes_a_hypercall_from_thumb_state(make_machine: MachineFa
     start, end = thumb.address & ~1, (thumb.address & ~1) + thumb.size
     from_thumb = [e for e in rec.of(HypercallExit) if start <= e.pc < end]
     assert [(e.name, e.subop) for e in from_thumb] == [("xen_version", "version")]  # type: ignore[union-attr]
+
+
+def test_host_xenstore_requests_while_the_guest_runs_leave_its_registers_alone(
+    make_machine: MachineFactory,
+) -> None:
+    # The socket's requests come from the server's thread while the vCPU runs on
+    # another. Reading the vCPU's registers from there once corrupted the guest's
+    # (one scratch buffer, two threads) and it never saw the shutdown request.
+    machine, rec = make_machine("arm32", bootargs="xgdbvm.test=xenstore")
+    machine.idle_pacing = True
+    stops: list[object] = []
+    vcpu = threading.Thread(target=lambda: stops.append(machine.run(BUDGET)))
+    vcpu.start()
+    xenstored = machine.hypervisor.xenstored
+    dom0 = xenstored.connect()
+    try:
+        for _ in range(2000):
+            assert xenstored.request(dom0, XsType.READ, "/local/domain/1/name") == b"guest"
+        xenstored.request(dom0, XsType.WRITE, "/local/domain/1/control/shutdown", value=b"poweroff")
+    finally:
+        vcpu.join(timeout=60)
+    assert stops == [Shutdown(ShutdownReason.poweroff, "SCHEDOP_shutdown")], rec.console()
+    requests = rec.of(XenstoreRequest)
+    host = [e for e in requests if e.pc == 0]
+    guest = [e for e in requests if e.pc != 0]
+    assert len(host) >= 2001 and guest

@@ -530,7 +530,9 @@ class Machine(Traps):
                 EventChannelNotify(port=port, pc=self.cpu.pc, icount=self.clock.instructions)
             )
 
-    def _xenstore_request(self, domid: int, request: Message, reply: Message) -> None:
+    def _xenstore_request(
+        self, domid: int, from_guest: bool, request: Message, reply: Message
+    ) -> None:
         if not self.observers:
             return
         path, _, rest = request.payload.partition(b"\0")
@@ -538,6 +540,10 @@ class Machine(Traps):
         if reply.msg_type == XsType.ERROR:
             error = reply.payload.rstrip(b"\0").decode(errors="replace")
         kind = request.kind
+        # A host request (the socket) may come from the server's thread while the vCPU
+        # runs on another: its registers are not ours to read then, and a host request
+        # has no guest pc anyway. Only the guest's own requests carry one.
+        pc = self.cpu.pc if from_guest else 0
         self._emit(
             XenstoreRequest(
                 domid=domid,
@@ -546,7 +552,7 @@ class Machine(Traps):
                 value=rest.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")[:256],
                 reply=reply.payload.replace(b"\0", b" ").decode(errors="replace")[:256],
                 error=error,
-                pc=self.cpu.pc,
+                pc=pc,
                 icount=self.clock.instructions,
             )
         )

@@ -348,9 +348,11 @@ class TraceRecorder:
     # -- the observer --------------------------------------------------------------------
 
     def machine_event(self, event: object) -> None:
-        seq = self._seq
-        self._seq = seq + 1
+        # Host-side xenstore requests arrive on the server's thread, the rest on the
+        # machine's: numbering and the ring are taken together under one lock.
         with self._ring_lock:
+            seq = self._seq
+            self._seq = seq + 1
             self._ring.append((seq, event))
         file, subscribers = self._file, self._subscribers
         if file is None and not subscribers:

@@ -52,7 +52,7 @@ class Hypervisor:
         post: Callable[[Callable[[], None]], None] = lambda work: work(),
         pv_console_output: Callable[[bytes], None] = lambda data: None,
         memory_kib: int = 131072,
-        xenstore_observer: Callable[[int, Message, Message], None] | None = None,
+        xenstore_observer: Callable[[int, bool, Message, Message], None] | None = None,
     ) -> None:
         self.config = config
         self.version = version

@@ -42,7 +42,7 @@ class Xenstored:
         ring_page: PageView,
         domain: StoreDomain,
         post: Post,
-        observe: Callable[[int, Message, Message], None] | None = None,
+        observe: Callable[[int, bool, Message, Message], None] | None = None,
     ) -> None:
         self._evtchn = evtchn
         self._backend = backend
@@ -51,16 +51,19 @@ class Xenstored:
         self._post = post
         self._observer = observe
         self.lock = threading.RLock()
+        self._guest_conn: Connection | None = None
         self.start()
 
     def start(self) -> None:
         """A fresh store for a freshly built domain (boot and every reset)."""
         with self.lock:
+            self._guest_conn = None  # the toolstack populates the new store first
             self.store = XenStore()
             self.store.on_request = self._observe
             populate_dom0(self.store)
             populate_domain(self.store, self._domain)
             self.ring = RingTransport(self.store, self._domain.domid)
+            self._guest_conn = self.ring.conn
             page = self._ring_page()
             if page is not None:
                 self.ring.attach(page)
@@ -68,7 +71,8 @@ class Xenstored:
 
     def _observe(self, conn: Connection, request: Message, reply: Message) -> None:
         if self._observer is not None:
-            self._observer(conn.domid, request, reply)
+            # The guest's requests arrive on the machine's thread; dom0's may not.
+            self._observer(conn.domid, conn is self._guest_conn, request, reply)
 
     def serve_guest(self) -> None:
         """Process the guest's ring (requests in, replies and watch events out)."""
