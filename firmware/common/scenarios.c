@@ -20,6 +20,9 @@
  *   loop        1000        calls loop_body(i) n times, powers off
  *   hotloop     100000000   assembly countdown, 2 instructions/iteration
  *   hcall-loop  100000      n x HYPERVISOR_xen_version(XENVER_version, NULL)
+ *   hcall-model 100000      n x HYPERVISOR_xen_version(XENVER_get_features, &fi):
+ *                           a call the hypervisor model must answer (it writes
+ *                           guest memory), unlike hcall-loop's constant one
  *
  *   Xen interfaces (common/scenarios_xen.c; output and emulator protocol
  *   in firmware/README.md):
@@ -170,6 +173,18 @@ static void scenario_hcall_loop(unsigned long n)
     kprintf("hcall-loop: %lu calls, last result 0x%lx\n", n, (unsigned long)rc);
 }
 
+static void scenario_hcall_model(unsigned long n)
+{
+    struct xen_feature_info fi = { 0, 0 };
+    unsigned long i;
+    long rc = 0;
+
+    for (i = 0; i < n; i++)
+        rc = HYPERVISOR_xen_version(XENVER_get_features, &fi);
+    kprintf("hcall-model: %lu calls, last result %ld, features 0x%x\n", n, rc,
+            (unsigned)fi.submap);
+}
+
 static const struct scenario scenarios[] = {
     { "default",    scenario_default,    0 },
     { "minimal",    scenario_minimal,    0 },
@@ -182,6 +197,7 @@ static const struct scenario scenarios[] = {
     { "loop",       scenario_loop,       1000 },
     { "hotloop",    scenario_hotloop,    100000000 },
     { "hcall-loop", scenario_hcall_loop, 100000 },
+    { "hcall-model", scenario_hcall_model, 100000 },
     { "bringup",    scenario_bringup,    0 },
     { "xenstore",   scenario_xenstore,   60 },
     { "events",     scenario_events,     3 },

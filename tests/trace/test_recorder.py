@@ -10,10 +10,17 @@ from pathlib import Path
 
 from tests.conftest import MachineFactory
 from tests.trace.conftest import read_jsonl
-from xgdbvm.machine.events import ConsoleOutput, ConsoleSource, HypercallEnter
+from xgdbvm.machine.events import (
+    CALL_RECORD,
+    ConsoleOutput,
+    ConsoleSource,
+    HypercallBatch,
+    HypercallEnter,
+)
+from xgdbvm.machine.xen.hypercall import ConstantCall
 from xgdbvm.trace.filters import TraceFilter
 from xgdbvm.trace.recorder import TraceRecorder, TraceSource
-from xgdbvm.trace.schema import ConsoleEvent, Hello, HypercallEnterEvent
+from xgdbvm.trace.schema import ConsoleEvent, Hello, HypercallEnterEvent, HypercallExitEvent
 
 SOURCE = TraceSource("arm64", "/guest.elf", 1, "guest")
 
@@ -187,3 +194,44 @@ def test_attached_to_a_real_boot(make_machine: MachineFactory) -> None:
     assert kinds[-3:] == ["hypercall_enter", "hypercall_exit", "lifecycle"]
     enter = recorder.last(3)[0]
     assert enter.sym is not None and enter.sym.startswith("HYPERVISOR_sched_op")
+
+
+def batch_of(*icounts: int) -> HypercallBatch:
+    call = ConstantCall(17, "xen_version", 0, 0xFFFF_FFFF, "version", 0x4_0013)
+    records = b"".join(CALL_RECORD.pack(0, 0x4000_1000, n, 0, 0, 0, 0, 0) for n in icounts)
+    return HypercallBatch(calls=(call,), records=records)
+
+
+def test_a_batch_takes_two_sequence_numbers_a_call_and_reads_back_as_events(
+    tmp_path: Path,
+) -> None:
+    recorder = TraceRecorder(SOURCE, ring_size=5)
+    path = tmp_path / "t.jsonl"
+    recorder.open_file(path)
+    recorder.machine_event(console(1))
+    recorder.hypercall_batch(batch_of(2, 3))
+    recorder.machine_event(console(4))
+    assert recorder.events == 6
+    kinds = [(e.seq, type(e).__name__) for e in recorder.last(10)]
+    assert kinds == [
+        (1, "HypercallEnterEvent"),
+        (2, "HypercallExitEvent"),
+        (3, "HypercallEnterEvent"),
+        (4, "HypercallExitEvent"),
+        (5, "ConsoleEvent"),
+    ]
+    assert [e.seq for e in recorder.last(2)] == [4, 5]
+    records = read_jsonl(path)[1:]
+    assert [r.seq for r in records] == [0, 1, 2, 3, 4, 5]
+    assert isinstance(records[2], HypercallExitEvent) and records[2].ret == 0x4_0013
+    recorder.close()
+
+
+def test_the_ring_keeps_at_least_its_size_in_events_across_batches() -> None:
+    recorder = TraceRecorder(SOURCE, ring_size=4)
+    for start in range(0, 30, 3):
+        recorder.hypercall_batch(batch_of(start, start + 1, start + 2))
+    assert recorder.events == 60
+    last = recorder.last(100)
+    assert 4 <= len(last) <= 4 + 6  # whole batches are kept: at most one batch more
+    assert [e.seq for e in last] == list(range(60 - len(last), 60))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from xgdbvm.machine.events import ConsoleOutput, ConsoleSource, MachineEvent
+from xgdbvm.machine.events import ConsoleOutput, ConsoleSource, HypercallBatch, MachineEvent
 
 MAX_LINES = 1000
 
@@ -24,6 +24,9 @@ class ConsoleHistory:
         self._lines.extend(complete)
         if rest:
             self._partial[event.source] = rest
+
+    def hypercall_batch(self, batch: HypercallBatch) -> None:
+        """Not console output: taken whole so that it costs nothing per call."""
 
     def last(self, count: int) -> list[str]:
         lines = list(self._lines) + [p for p in self._partial.values() if p]

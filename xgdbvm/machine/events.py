@@ -8,9 +8,13 @@ PC and the instruction count (the machine's virtual clock).
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
+
+from xgdbvm.machine.xen.errno import errno_name
+from xgdbvm.machine.xen.hypercall import ConstantCall
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,8 +144,66 @@ MachineEvent = (
 )
 
 
+# One record of the native fast path's ring (native/hvc.c, struct xgdbvm_call_record).
+CALL_RECORD = struct.Struct("<8Q")
+
+
+@dataclass(frozen=True)
+class HypercallBatch:
+    """Hypercalls the native fast path answered since the last batch, in order.
+
+    Each record stands for the HypercallEnter and HypercallExit the Python path
+    would have emitted; ``events`` makes them. A batch travels as packed records
+    so that observers which do not look at hypercalls pay nothing per call.
+    """
+
+    calls: tuple[ConstantCall, ...]  # the fast table, indexed by the records
+    records: bytes  # CALL_RECORD each: call index, pc, icount, five arguments
+
+    def __len__(self) -> int:
+        return len(self.records) // CALL_RECORD.size
+
+    def events(self) -> list[HypercallEnter | HypercallExit]:
+        made: list[HypercallEnter | HypercallExit] = []
+        for index, pc, icount, *args in CALL_RECORD.iter_unpack(self.records):
+            call = self.calls[index]
+            made.append(
+                HypercallEnter(
+                    number=call.number, name=call.name, args=tuple(args), pc=pc, icount=icount
+                )
+            )
+            made.append(
+                HypercallExit(
+                    number=call.number,
+                    name=call.name,
+                    subop=call.subop,
+                    ret=call.ret,
+                    errno=errno_name(call.ret),
+                    pc=pc,
+                    icount=icount,
+                )
+            )
+        return made
+
+    def counts(self) -> dict[str, int]:
+        """Calls per hypercall name."""
+        counts: dict[str, int] = {}
+        for (index,) in struct.iter_unpack("<Q56x", self.records):
+            name = self.calls[index].name
+            counts[name] = counts.get(name, 0) + 1
+        return counts
+
+
 class MachineObserver(Protocol):
     def machine_event(self, event: MachineEvent) -> None: ...
+
+
+class BatchObserver(Protocol):
+    """An observer that takes a fast-path batch whole (the trace recorder keeps it
+    packed until someone reads it; the console ignores it). Other observers get
+    the batch's events one by one."""
+
+    def hypercall_batch(self, batch: HypercallBatch) -> None: ...
 
 
 class Observers:
@@ -163,3 +225,15 @@ class Observers:
     def emit(self, event: MachineEvent) -> None:
         for observer in tuple(self._observers):
             observer.machine_event(event)
+
+    def emit_batch(self, batch: HypercallBatch) -> None:
+        events: list[HypercallEnter | HypercallExit] | None = None
+        for observer in tuple(self._observers):
+            take_batch = getattr(observer, "hypercall_batch", None)
+            if take_batch is not None:
+                take_batch(batch)
+                continue
+            if events is None:
+                events = batch.events()
+            for event in events:
+                observer.machine_event(event)

@@ -38,6 +38,7 @@ from xgdbvm.machine.events import (
     P2mChanged,
     XenstoreRequest,
 )
+from xgdbvm.machine.fastcalls import ExceptionHook
 from xgdbvm.machine.hypercall_breaks import HypercallBreaks
 from xgdbvm.machine.memory import PAGE_SIZE, GuestMemoryFault, PhysicalMemory
 from xgdbvm.machine.mmu import (
@@ -61,7 +62,7 @@ from xgdbvm.machine.stop import (
 )
 from xgdbvm.machine.timekeeping import NS_PER_TICK, VirtualTime
 from xgdbvm.machine.traps import Traps
-from xgdbvm.machine.ucnative import InstructionClock, UncountedClock
+from xgdbvm.machine.ucnative import CodeReader, InstructionClock, UncountedClock
 from xgdbvm.machine.xen.backend_stress import POLL_INSTRUCTIONS as STRESS_POLL_INSTRUCTIONS
 from xgdbvm.machine.xen.backend_stress import EventStress, stress_total
 from xgdbvm.machine.xen.guest import FaultingGuestAccess
@@ -189,7 +190,17 @@ class Machine(Traps):
             Excp.BKPT: self._on_bkpt,
         }
         self.debug = DebugHooks(self.uc, lambda: self.cpu.pc, self._record_stop)
-        self.uc.hook_add(unicorn.UC_HOOK_INTR, self._on_interrupt)
+        self.code = CodeReader(self.uc)
+        self.exceptions = ExceptionHook(
+            self.uc,
+            hvc_intno=Excp.HVC,
+            arm32=config.arch == "arm32",
+            regs=self.cpu.hypercall_trap_regs,
+            result_reg=self.cpu.hypercall_abi.result,
+            counter_address=self.clock.counter_address,
+            slow=self._on_exception,
+        )
+        self.exceptions.load(self.hypervisor.dispatcher.constant_calls())
         self.uc.hook_add(unicorn.UC_HOOK_MEM_INVALID, self._on_unmapped)
         self.cpu.hook_system_registers(self._read_sysreg, self._write_sysreg)
         self.boot_state: BootState = self.board.load()
@@ -206,6 +217,7 @@ class Machine(Traps):
 
     def reset(self) -> None:
         """Reboot the guest from its image: memory, devices, vCPU and Xen state."""
+        self._drain_fast_calls()
         self.hypervisor.reset()
         if self.stress is not None:
             self.stress.reset()
@@ -237,6 +249,7 @@ class Machine(Traps):
         unless the instruction itself ended the run (a shutdown, a fault)."""
         self._stop = None
         self.clock.set_deadline(None)
+        self.exceptions.enabled = not self.hypercall_breaks
         if self._pending_abort is not None:
             # Stepping from a caught stage-2 fault: the step is the abort's entry.
             self._inject_stage2_abort(self._pending_abort)
@@ -265,6 +278,8 @@ class Machine(Traps):
 
     def run(self, max_instructions: int | None = None) -> StopReason:
         deadline = None if max_instructions is None else self.clock.instructions + max_instructions
+        # A hypercall breakpoint must see every call: none answered natively then.
+        self.exceptions.enabled = not self.hypercall_breaks
         if self._pending_abort is not None:
             self._inject_stage2_abort(self._pending_abort)
             self._pending_abort = None
@@ -355,6 +370,7 @@ class Machine(Traps):
 
     def _sync_devices(self) -> int:
         """Bring time-driven lines up to date; returns the counter value."""
+        self._drain_fast_calls()
         self.run_posted()
         now = self.time.counter()
         self.board.timer.update(now)
@@ -490,6 +506,7 @@ class Machine(Traps):
     # -- internals ------------------------------------------------------------------
 
     def _finish(self, reason: StopReason) -> StopReason:
+        self._drain_fast_calls()
         self.last_stop = reason
         self.debug.skip_once_at(None)
         self._uart_console.flush()
@@ -505,8 +522,18 @@ class Machine(Traps):
         return reason
 
     def _emit(self, event: MachineEvent) -> None:
+        if self.exceptions.pending:
+            self._drain_fast_calls()  # they happened first
         if self.observers:
             self.observers.emit(event)
+
+    def _drain_fast_calls(self) -> None:
+        batch = self.exceptions.drain()
+        if batch is None:
+            return
+        self.hypervisor.dispatcher.stats.calls.update(batch.counts())
+        if self.observers:
+            self.observers.emit_batch(batch)
 
     def _p2m_changed(self, change: P2mChange) -> None:
         self._emit(

@@ -12,6 +12,7 @@ clock and observers, and nothing else.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable
 
@@ -31,11 +32,13 @@ from xgdbvm.machine.hypercall_breaks import HypercallBreaks
 from xgdbvm.machine.memory import GuestMemoryFault, PhysicalMemory
 from xgdbvm.machine.mmu import Access
 from xgdbvm.machine.stop import GuestFault, MachineFault, Shutdown, StopReason
-from xgdbvm.machine.ucnative import InstructionClock, UncountedClock
+from xgdbvm.machine.ucnative import CodeReader, InstructionClock, UncountedClock
 from xgdbvm.machine.xen.abi import XEN_HYPERCALL_TAG
 from xgdbvm.machine.xen.errno import errno_name
 from xgdbvm.machine.xen.hypercall import hypercall_name
 from xgdbvm.machine.xen.hypervisor import Hypervisor
+
+log = logging.getLogger("xgdbvm.machine")
 
 SMCCC_IMMEDIATE = 0
 UNMAPPED_ACCESS = {
@@ -53,6 +56,7 @@ class Traps:
     uc: unicorn.Uc
     memory: PhysicalMemory
     clock: InstructionClock | UncountedClock
+    code: CodeReader
     hypervisor: Hypervisor
     observers: Observers
     hypercall_breaks: HypercallBreaks
@@ -72,12 +76,22 @@ class Traps:
     def virtual_to_ipa(self, va: int, access: Access | None = None) -> int:
         raise NotImplementedError
 
-    def _on_interrupt(self, uc: unicorn.Uc, intno: int, user_data: object) -> None:
+    def _drain_fast_calls(self) -> None:
+        raise NotImplementedError
+
+    def _on_exception(self, intno: int) -> None:
+        self._drain_fast_calls()  # calls answered natively came first
         handler = self._traps.get(intno)
         if handler is None:
             self._fatal(f"unhandled CPU exception {intno} at {self.cpu.describe_state()}")
             return
-        handler()
+        try:
+            handler()
+        except Exception as error:
+            # A bug in the model, not the guest's doing: stop with it rather than lose
+            # it inside the native hook.
+            log.exception("exception %d at %#x: handler failed", intno, self.cpu.pc)
+            self._fatal(f"internal error handling CPU exception {intno}: {error!r}")
 
     def _record_stop(self, reason: StopReason) -> None:
         if self._stop is None:
@@ -88,6 +102,9 @@ class Traps:
         self.uc.emu_stop()
 
     def _fetch(self, va: int, size: int) -> bytes:
+        code = self.code.read(va, size)
+        if code is not None:
+            return code
         try:
             return self.read_virtual(va, size)
         except GuestMemoryFault:

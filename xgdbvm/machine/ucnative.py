@@ -28,6 +28,9 @@ def _load_tick() -> ctypes.CDLL:
 
 
 _ticklib = _load_tick()
+# For the other native parts (fastcalls.py): the same two libraries.
+uclib: Any = _uclib
+nativelib = _ticklib
 
 
 def engine_handle(uc: unicorn.Uc) -> Any:
@@ -99,6 +102,11 @@ class InstructionClock:
     def blocks(self) -> int:
         return int(self._state.blocks)
 
+    @property
+    def counter_address(self) -> int:
+        """Where the count lives, for native code that stamps records with it."""
+        return ctypes.addressof(self._state) + _TickState.instructions.offset
+
     def set_deadline(self, instructions: int | None) -> None:
         """Stop the next slice once the count reaches ``instructions`` (None: never)."""
         self._state.deadline = NO_DEADLINE if instructions is None else instructions
@@ -138,6 +146,7 @@ class UncountedClock:
         return 0
 
     blocks = 0
+    counter_address = None
     deadline_hit = False
     irq_window_opened = False
 
@@ -210,6 +219,33 @@ class RegisterFile:
         _check(_uclib.uc_reg_read_batch(self._uch, ids, pointers, len(regs)))
         mask = self._mask
         return tuple(v & mask for v in values)
+
+
+class CodeReader:
+    """Instruction bytes at a guest-virtual address, through Unicorn's own walk of the
+    vCPU's current translation regime: one library call where the Python walker
+    reads system registers and tables. For the trap handlers, which read the
+    instruction that just trapped (it was fetched through that same walk)."""
+
+    MAX = 16
+
+    def __init__(self, uc: unicorn.Uc) -> None:
+        self._uch = engine_handle(uc)
+        self._buffer = (ctypes.c_uint8 * self.MAX)()
+        self._uc = uc
+
+    def read(self, va: int, size: int) -> bytes | None:
+        """The bytes, or None where the vCPU could not fetch them."""
+        if not 0 < size <= self.MAX:
+            raise ValueError(f"CodeReader reads 1..{self.MAX} bytes, not {size}")
+        err = _uclib.uc_vmem_read(
+            self._uch,
+            ctypes.c_uint64(va),
+            unicorn.UC_PROT_EXEC,
+            self._buffer,
+            ctypes.c_size_t(size),
+        )
+        return None if err != 0 else bytes(self._buffer[:size])
 
 
 class _Arm64CpReg(ctypes.Structure):

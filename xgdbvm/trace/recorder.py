@@ -36,7 +36,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol, TextIO, runtime_checkable
 
 from xgdbvm.trace.convert import Encoded, EventConverter, Symbolizer, SymbolLike
 from xgdbvm.trace.filters import Selector, TraceFilter
@@ -249,6 +249,15 @@ class TraceStatus:
         return "\n".join(lines) + "\n"
 
 
+@runtime_checkable
+class EventBatch(Protocol):
+    """Several machine events delivered at once (the machine's HypercallBatch)."""
+
+    def __len__(self) -> int: ...
+
+    def events(self) -> Sequence[object]: ...
+
+
 class _Observers(Protocol):
     def subscribe(self, observer: Any) -> None: ...
 
@@ -278,7 +287,10 @@ class TraceRecorder:
         symbolize = Symbolizer(source.symbols) if source.symbols else None
         self._converter = EventConverter(symbolize)
         self._seq = 0
-        self._ring: deque[tuple[int, object]] = deque(maxlen=ring_size)
+        # (first seq, event or batch, events it holds): at least the last ring_size events.
+        self._ring: deque[tuple[int, object, int]] = deque()
+        self._ring_size = max(1, ring_size)
+        self._ring_events = 0
         self._ring_lock = threading.Lock()
         self._subscribers: tuple[Subscription, ...] = ()
         self._subscribers_lock = threading.Lock()
@@ -353,23 +365,45 @@ class TraceRecorder:
         with self._ring_lock:
             seq = self._seq
             self._seq = seq + 1
-            self._ring.append((seq, event))
+            self._keep(seq, event, 1)
+        if self._file is not None or self._subscribers:
+            self._publish(seq, (event,))
+
+    def hypercall_batch(self, batch: EventBatch) -> None:
+        """Calls the machine answered natively: kept packed, and expanded into their
+        events only for a file or subscribers (or when ``last`` reads them)."""
+        count = 2 * len(batch)
+        with self._ring_lock:
+            seq = self._seq
+            self._seq = seq + count
+            self._keep(seq, batch, count)
+        if self._file is not None or self._subscribers:
+            self._publish(seq, batch.events())
+
+    def _keep(self, seq: int, item: object, count: int) -> None:
+        ring = self._ring
+        ring.append((seq, item, count))
+        self._ring_events += count
+        while self._ring_events - ring[0][2] >= self._ring_size:
+            self._ring_events -= ring.popleft()[2]
+
+    def _publish(self, seq: int, events: Sequence[object]) -> None:
         file, subscribers = self._file, self._subscribers
-        if file is None and not subscribers:
-            return
         try:
-            encoded = self._converter.encode(event, seq)
-            if file is not None:
-                self._write(file, encoded.line)
-            if subscribers:
-                data = (encoded.line + "\n").encode()
-                for subscriber in subscribers:
-                    subscriber.offer(encoded, data)
+            for offset, event in enumerate(events):
+                encoded = self._converter.encode(event, seq + offset)
+                if file is not None:
+                    self._write(file, encoded.line)
+                    file = self._file
+                if subscribers:
+                    data = (encoded.line + "\n").encode()
+                    for subscriber in subscribers:
+                        subscriber.offer(encoded, data)
         except Exception:
             # Never into the CPU hook: a tracing bug must not stop the guest.
             if not self._failed_once:
                 self._failed_once = True
-                log.exception("tracing event %d (%s) failed", seq, type(event).__name__)
+                log.exception("tracing event %d (%s) failed", seq, type(events[0]).__name__)
 
     def _write(self, file: TextIO, line: str) -> None:
         try:
@@ -389,15 +423,26 @@ class TraceRecorder:
 
     def last(self, count: int) -> list[TraceEvent]:
         """The last ``count`` events kept in the ring, oldest first."""
+        if count <= 0:
+            return []
         with self._ring_lock:
             kept = list(self._ring)
-        chosen = kept[-count:] if count > 0 else []
+        chosen: list[tuple[int, object]] = []
+        for seq, item, size in reversed(kept):
+            if size == 1:
+                chosen.append((seq, item))
+            else:
+                assert isinstance(item, EventBatch)
+                chosen.extend(reversed(list(enumerate(item.events(), seq))))
+            if len(chosen) >= count:
+                break
+        chosen = chosen[:count][::-1]
         return [self._converter.convert(event, seq) for seq, event in chosen]
 
     def status(self) -> TraceStatus:
         return TraceStatus(
             events=self._seq,
-            ring=self._ring.maxlen or 0,
+            ring=self._ring_size,
             file=self.file_path,
             file_lines=self.file_lines,
             file_error=self.file_error,

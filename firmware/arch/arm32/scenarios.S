@@ -36,6 +36,10 @@ hotloop_iter:
     .type hvc_undef_probe, %function
     .balign 4
 hvc_undef_probe:
+    /* The registers of xen_version(XENVER_version): only the immediate
+       tells this hvc from a Xen hypercall. */
+    mov     r12, #17
+    mov     r0, #0
 hvc_undef_insn:
     hvc     #0x1
     nop

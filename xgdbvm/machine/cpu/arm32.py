@@ -99,6 +99,11 @@ class Arm32Cpu:
         number=a32.UC_ARM_REG_R12, args=R_REGS[:5], result=a32.UC_ARM_REG_R0
     )
     smccc_abi = HypercallAbi(number=a32.UC_ARM_REG_R0, args=R_REGS[:8], result=a32.UC_ARM_REG_R0)
+    hypercall_trap_regs = (
+        a32.UC_ARM_REG_PC,
+        *hypercall_abi.number_and_args,
+        a32.UC_ARM_REG_CPSR,
+    )
     gdb_arch = "arm"
     irq_mask = (a32.UC_ARM_REG_CPSR, CPSR_I)
 

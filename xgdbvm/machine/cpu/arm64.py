@@ -94,6 +94,7 @@ class Arm64Cpu:
     smccc_abi = HypercallAbi(
         number=a64.UC_ARM64_REG_X0, args=X_REGS[:8], result=a64.UC_ARM64_REG_X0
     )
+    hypercall_trap_regs = (a64.UC_ARM64_REG_PC, *hypercall_abi.number_and_args)
     gdb_arch = "aarch64"
     irq_mask = (a64.UC_ARM64_REG_PSTATE, 1 << 7)
 

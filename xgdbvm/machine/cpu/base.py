@@ -92,6 +92,8 @@ class Cpu(Protocol):
     smccc_abi: HypercallAbi
     word_bytes: int
     irq_mask: tuple[int, int]  # (register id, I bit) the interrupt-window check reads
+    # What the native hypercall path reads: pc, number, five arguments (+ CPSR on arm32).
+    hypercall_trap_regs: tuple[int, ...]
 
     @property
     def pc(self) -> int: ...

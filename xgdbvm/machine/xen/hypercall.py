@@ -44,6 +44,30 @@ class Call:
 Handler = Callable[[Call], int]
 
 
+@dataclass(frozen=True)
+class Constant:
+    """A handler whose answer is fixed for the machine's life: it reads no guest
+    memory, changes no state and sets no note or fields. The native fast path
+    (machine/native/hvc.c) answers such calls without entering Python."""
+
+    value: int
+
+    def __call__(self, call: Call) -> int:
+        return self.value
+
+
+@dataclass(frozen=True)
+class ConstantCall:
+    """One hypercall and command the fast path may answer, and how the trace names it."""
+
+    number: int
+    name: str
+    cmd: int
+    cmd_mask: int
+    subop: str | None
+    ret: int
+
+
 class SubopTable:
     """Dispatch on a hypercall's first argument (its command) through a table.
 
@@ -60,15 +84,18 @@ class SubopTable:
     ) -> None:
         self.names = names
         self.mask = cmd_mask
+        # Looked up on every call: a dict, not the enum's constructor.
+        self._subop_names = {int(m): m.name.rstrip("_") for m in names}
         self._handlers = dict(handlers)
         self._fallback = fallback
 
     def subop_name(self, cmd: int) -> str | None:
         """The command's name as traces and breakpoints spell it, or None if unnamed."""
-        try:
-            return self.names(cmd & self.mask).name.rstrip("_")
-        except ValueError:
-            return None
+        return self._subop_names.get(cmd & self.mask)
+
+    def constants(self) -> list[tuple[int, int]]:
+        """(command, answer) for every command a ``Constant`` answers."""
+        return [(cmd, h.value) for cmd, h in self._handlers.items() if isinstance(h, Constant)]
 
     def __call__(self, call: Call) -> int:
         cmd = call.args[0] & self.mask
@@ -82,11 +109,13 @@ class SubopTable:
         return -XenErrno.ENOSYS
 
 
+_NAMES = {int(h): h.name for h in Hypercall}
+
+
 def hypercall_name(number: int) -> str:
-    try:
-        return Hypercall(number).name
-    except ValueError:
-        return f"hypercall_{number}"
+    # A dict, not Hypercall(number): this runs for every call the model answers.
+    name = _NAMES.get(number)
+    return name if name is not None else f"hypercall_{number}"
 
 
 @dataclass
@@ -114,6 +143,17 @@ class Dispatcher:
             if number in self.table:
                 raise ValueError(f"two handlers for hypercall {number.name}")
             self.table[int(number)] = handler
+
+    def constant_calls(self) -> list[ConstantCall]:
+        """Every (hypercall, command) whose answer is a ``Constant``, for the fast path."""
+        return [
+            ConstantCall(
+                number, hypercall_name(number), cmd, table.mask, table.subop_name(cmd), ret
+            )
+            for number, table in self.table.items()
+            if isinstance(table, SubopTable)
+            for cmd, ret in table.constants()
+        ]
 
     def dispatch(self, call: Call) -> int:
         handler = self.table.get(call.number)

@@ -8,7 +8,7 @@ from xgdbvm.machine.xen.abi import Hypercall, SchedOp, ShutdownReason
 from xgdbvm.machine.xen.domain import DomainState
 from xgdbvm.machine.xen.errno import XenErrno
 from xgdbvm.machine.xen.guest import GuestAccess, read_u32
-from xgdbvm.machine.xen.hypercall import Call, Handler, SubopTable
+from xgdbvm.machine.xen.hypercall import Call, Constant, Handler, SubopTable
 
 
 class SchedOps:
@@ -21,7 +21,8 @@ class SchedOps:
             Hypercall.sched_op: SubopTable(
                 SchedOp,
                 {
-                    SchedOp.yield_: lambda call: 0,
+                    # One vCPU: yielding returns at once.
+                    SchedOp.yield_: Constant(0),
                     SchedOp.block: lambda call: 0,
                     SchedOp.shutdown: self._shutdown,
                     SchedOp.shutdown_code: self._shutdown_code,

@@ -8,7 +8,7 @@ from xgdbvm.machine.xen.abi import XEN_PAGE_SIZE, Hypercall, XenVer
 from xgdbvm.machine.xen.domain import DomainConfig
 from xgdbvm.machine.xen.errno import XenErrno
 from xgdbvm.machine.xen.guest import GuestAccess, read_u32, write_padded
-from xgdbvm.machine.xen.hypercall import Call, Handler, SubopTable
+from xgdbvm.machine.xen.hypercall import Call, Constant, Handler, SubopTable
 
 EXTRAVERSION_LEN = 16
 CAPABILITIES_LEN = 1024
@@ -33,23 +33,19 @@ class XenVersion:
             Hypercall.xen_version: SubopTable(
                 XenVer,
                 {
-                    XenVer.version: self._version_number,
+                    XenVer.version: Constant((self._version[0] << 16) | self._version[1]),
                     XenVer.extraversion: self._extraversion,
                     XenVer.compile_info: self._compile_info,
                     XenVer.capabilities: self._string(self._capabilities, CAPABILITIES_LEN),
                     XenVer.changeset: self._string(b"xgdbvm", CHANGESET_LEN),
                     XenVer.platform_parameters: self._platform_parameters,
                     XenVer.get_features: self._get_features,
-                    XenVer.pagesize: lambda call: XEN_PAGE_SIZE,
+                    XenVer.pagesize: Constant(XEN_PAGE_SIZE),
                     XenVer.guest_handle: self._guest_handle,
                     XenVer.commandline: self._string(b"", COMMANDLINE_LEN),
                 },
             )
         }
-
-    def _version_number(self, call: Call) -> int:
-        major, minor = self._version
-        return (major << 16) | minor
 
     def _extraversion(self, call: Call) -> int:
         write_padded(
