@@ -86,13 +86,11 @@ def main(argv: list[str]) -> int:
     try:
         if args.rev:
             log(f"bench: exporting and building {args.rev} ...")
-            try:
-                measured = tree.snapshot(args.rev, workdir)
-            except Exception as error:  # any failure here means --rev cannot be measured
-                log(f"bench: {error}")
-                return 2
-        else:
-            measured = tree.working_tree()
+        try:
+            measured = tree.snapshot(args.rev, workdir) if args.rev else tree.working_tree()
+        except Exception as error:  # any failure here means the tree cannot be measured
+            log(f"bench: {error}")
+            return 2
         log(
             f"bench: measuring {measured.label}; {runs} run(s) per figure; "
             f"{'quick' if args.quick else 'full'} sizes; arches {' '.join(arches)}"

@@ -21,8 +21,6 @@ from collections.abc import Callable
 import unicorn
 
 from xgdbvm.machine.board import Board, Layout, MachineConfig
-from xgdbvm.machine.cpu.arm32 import Arm32Cpu
-from xgdbvm.machine.cpu.arm64 import Arm64Cpu
 from xgdbvm.machine.cpu.base import BootState, Cpu, Excp
 from xgdbvm.machine.debug import DebugHooks
 from xgdbvm.machine.devices.generic_timer import TimerReg
@@ -72,7 +70,7 @@ from xgdbvm.machine.xen.xenstore import Message, XsType
 
 log = logging.getLogger("xgdbvm.machine")
 
-ARCHES: dict[str, Callable[[], Cpu]] = {"arm64": Arm64Cpu, "arm32": Arm32Cpu}
+ARCHES = ("arm64", "arm32")
 # emu_start's "until": an address no instruction can start at (odd, top of the space).
 NEVER = {"arm64": 0xFFFF_FFFF_FFFF_FFFF, "arm32": 0xFFFF_FFFF}
 UART_LINE_MAX = 256
@@ -114,13 +112,28 @@ class _CpuIrqInput:
             self._machine.kick()
 
 
+def _new_cpu(arch: str) -> Cpu:
+    # Only the guest's architecture is imported: each CPU module builds its register
+    # tables at import, a cost a run of the other architecture need not pay.
+    match arch:
+        case "arm64":
+            from xgdbvm.machine.cpu.arm64 import Arm64Cpu
+
+            return Arm64Cpu()
+        case "arm32":
+            from xgdbvm.machine.cpu.arm32 import Arm32Cpu
+
+            return Arm32Cpu()
+    raise ValueError(f"unknown arch {arch!r}")
+
+
 class Machine(Traps):
     def __init__(self, config: MachineConfig) -> None:
         if config.arch not in ARCHES:
             raise ValueError(f"unknown arch {config.arch!r}")
         self.config = config
         self.observers = Observers()
-        self.cpu = ARCHES[config.arch]()
+        self.cpu = _new_cpu(config.arch)
         self.uc = self.cpu.uc
         self.memory = PhysicalMemory(self.uc)
         self._uart_console = ConsoleBuffer(lambda data: self._console(ConsoleSource.UART, data))

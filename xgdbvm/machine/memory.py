@@ -4,9 +4,13 @@ Model. Machine memory is a set of *backings*: anonymous host mappings (lazy,
 so untouched RAM costs nothing), each with the machine address of its first
 byte. Guest RAM banks, the toolstack's magic pages and Xen's own pages
 (shared_info, grant frames) are separate backings. The p2m maps guest frames
-(gfn, guest-physical address >> 12) onto them in extents; every extent is a
-``mem_map_ptr`` region in Unicorn, so one host buffer can appear at several
-guest frames, and a Xen page shows up wherever the guest asks for it.
+(gfn, guest-physical address >> 12) onto them in extents; every extent is
+mapped with ``mem_map_ptr`` in Unicorn, so one host buffer can appear at several
+guest frames, and a Xen page shows up wherever the guest asks for it. Unicorn
+regions are cut at every 2 MiB guest-physical boundary: unmapping part of a
+region costs time in proportion to the region's size (about 0.4 ms per MiB
+here), so a guest placing shared_info over one page of a 128 MiB bank paid
+~50 ms for that hypercall, and a balloon driver that much per page.
 
 Layouts decide the machine addresses of guest RAM (``--p2m``):
 - ``scatter`` (domU default): RAM lives in 2 MiB machine chunks in a shuffled,
@@ -33,6 +37,7 @@ import unicorn
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
 CHUNK = 2 << 20  # scatter granularity
+REGION_MAX = 2 << 20  # largest Unicorn region, aligned to it (the module docstring says why)
 SCATTER_POOL_BASE = 0x8_0000_0000  # machine address where scattered RAM chunks live
 XEN_HEAP_BASE = 0x7_F000_0000  # machine address of Xen's own pages
 SCATTER_SEED = 0x5EED
@@ -178,9 +183,12 @@ class PhysicalMemory:
             if extent.writable
             else (unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC)
         )
-        self._uc.mem_map_ptr(
-            extent.address, extent.count << PAGE_SHIFT, prot, extent.backing.host + extent.offset
-        )
+        host = extent.backing.host + extent.offset - extent.address
+        start, end = extent.address, extent.address + (extent.count << PAGE_SHIFT)
+        while start < end:
+            stop = min((start // REGION_MAX + 1) * REGION_MAX, end)
+            self._uc.mem_map_ptr(start, stop - start, prot, host + start)
+            start = stop
         index = bisect.bisect(self._starts, extent.gfn)
         self._extents.insert(index, extent)
         self._starts.insert(index, extent.gfn)

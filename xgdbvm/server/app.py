@@ -19,19 +19,20 @@ from typing import BinaryIO, ClassVar
 import trio
 
 from xgdbvm.adapters.console_history import ConsoleHistory
-from xgdbvm.adapters.gdb_target import GdbTarget, Resume, ResumeMode
 from xgdbvm.machine.errors import ConfigError
 from xgdbvm.machine.events import ConsoleOutput, ConsoleSource, HypercallBatch, MachineEvent
 from xgdbvm.machine.machine import Machine
 from xgdbvm.machine.stop import Shutdown, StopReason
 from xgdbvm.machine.xen.abi import ShutdownReason
-from xgdbvm.rsp import FrameDecoder, PacketReceived, encode_packet, replies
 from xgdbvm.server.endpoints import Endpoint, StdioEndpoint, TcpEndpoint, UnixEndpoint
-from xgdbvm.server.gdb_session import GdbSession
 from xgdbvm.server.runner import MachineRunner
 from xgdbvm.server.trace_server import TraceServer, trace_recorder
 from xgdbvm.server.unix_socket import private_unix_listener
 from xgdbvm.server.xenstore_socket import XenstoreSocketServer
+
+# GDB support (the target adapter, rsp/, the monitor commands and what they pull in from
+# trace/) is imported where first used, in the functions below: a run held for GDB
+# announces its port without paying for it (the first client does, when it connects).
 
 log = logging.getLogger("xgdbvm.server")
 REFUSAL_TIMEOUT = 5.0
@@ -146,6 +147,8 @@ class Server:
     async def _free_run(self) -> None:
         """Run from boot until the guest stops; --max-instructions bounds the whole run,
         across reboots when they restart the guest."""
+        from xgdbvm.adapters.gdb_target import Resume, ResumeMode
+
         budget = self.options.max_instructions
         spent = 0
         while True:
@@ -184,6 +187,9 @@ class Server:
         await trio.serve_listeners(self._gdb_client, listeners)
 
     async def _gdb_client(self, stream: trio.abc.Stream) -> None:
+        from xgdbvm.adapters.gdb_target import GdbTarget
+        from xgdbvm.server.gdb_session import GdbSession
+
         async with stream:
             if self._client_attached:
                 await _refuse(stream, "another GDB client is attached to this VM")
@@ -221,6 +227,8 @@ async def _unix_listener(endpoint: UnixEndpoint) -> trio.SocketListener:
 
 async def _refuse(stream: trio.abc.Stream, why: str) -> None:
     """Answer a second client's first packet with an error it will print, then close."""
+    from xgdbvm.rsp import FrameDecoder, PacketReceived, encode_packet, replies
+
     decoder = FrameDecoder()
     with trio.move_on_after(REFUSAL_TIMEOUT):
         while data := await stream.receive_some(4096):

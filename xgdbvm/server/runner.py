@@ -10,12 +10,17 @@ directly: there is no other thread then.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import trio
 
-from xgdbvm.adapters.gdb_target import Resume, ResumeMode
 from xgdbvm.machine.machine import Machine
 from xgdbvm.machine.stop import HostInterrupt, SingleStep, StopReason
+
+if TYPE_CHECKING:
+    # Imported in _work, when the guest first runs: the adapter pulls in all of rsp/,
+    # which a run held for GDB does not need before a client connects.
+    from xgdbvm.adapters.gdb_target import Resume
 
 
 class MachineRunner:
@@ -59,6 +64,8 @@ class MachineRunner:
         await self._idle.wait()
 
     def _work(self, resume: Resume, budget: int | None) -> Callable[[], StopReason]:
+        from xgdbvm.adapters.gdb_target import ResumeMode
+
         machine = self.machine
         if resume.mode is ResumeMode.STEP:
             return machine.step
