@@ -147,6 +147,8 @@ ENCODE_TABLE: list[tuple[bytes, bool, bytes]] = [
     (b"a" * 97, True, frame(b"a*|a")),  # 96 repeats would be '}'
     (b"a" * 98, True, frame(b"a*~")),
     (b"a" * 99, True, frame(b"a*~a")),
+    (b"a" * 196 + b"a" * 14, True, frame(b"a*~a*~a*)a")),  # long runs: full chunks, then the tail
+    (b"\n" * 5, True, frame(b"\n*!")),  # any byte that needs no escape may run
     (b"}}}}", True, frame(b"}]}]}]}]")),  # escaped bytes are never run-length encoded
 ]
 

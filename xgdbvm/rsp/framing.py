@@ -21,7 +21,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum, auto
-from itertools import groupby
 
 from .constants import DEFAULT_MAX_PACKET
 
@@ -313,29 +312,44 @@ def _escape_match(match: re.Match[bytes]) -> bytes:
     return bytes((ESCAPE, match[0][0] ^ 0x20))
 
 
-def _compress(payload: bytes) -> bytes:
+#: A run worth encoding (4+ equal bytes that need no escape) or a byte to escape;
+#: one C-level scan finds both, so hex replies cost Python work only per run.
+_RUN_OR_SPECIAL = re.compile(rb"([^$#}*])\1{3,}|[$#}*]", re.DOTALL)
+_FULL_RUN = 1 + RLE_MAX_COUNT - RLE_BIAS  # bytes one "x*~" covers
+
+
+def _run_tail(byte: int, left: int) -> bytes:
+    """Encode ``left`` (< _FULL_RUN) copies of ``byte`` the way a long run ends."""
     out = bytearray()
-    for byte, run in groupby(payload):
-        left = sum(1 for _ in run)
-        if byte in NEEDS_ESCAPE:
-            # Escaped bytes are never run-length encoded: whether a run after
-            # an escape repeats the escape or the decoded byte is a point on
-            # which decoders differ.
-            out += bytes((ESCAPE, byte ^ 0x20)) * left
-            continue
-        while left:
-            out.append(byte)
-            left -= 1
-            repeats = min(left, RLE_MAX_COUNT - RLE_BIAS)
-            while repeats + RLE_BIAS in _RLE_AVOID_ENCODE:
-                repeats -= 1
-            # "x*c" is 2 bytes longer than "x": only worth it for 3+ repeats.
-            if repeats < 3:
-                out += bytes((byte,)) * left
-                break
-            out += bytes((RLE_MARK, repeats + RLE_BIAS))
-            left -= repeats
+    while left:
+        out.append(byte)
+        left -= 1
+        repeats = left
+        while repeats + RLE_BIAS in _RLE_AVOID_ENCODE:
+            repeats -= 1
+        # "x*c" is 2 bytes longer than "x": only worth it for 3+ repeats.
+        if repeats < 3:
+            out += bytes((byte,)) * left
+            break
+        out += bytes((RLE_MARK, repeats + RLE_BIAS))
+        left -= repeats
     return bytes(out)
+
+
+def _encode_match(match: re.Match[bytes]) -> bytes:
+    text = match[0]
+    byte = text[0]
+    if byte in NEEDS_ESCAPE:
+        # Escaped bytes are never run-length encoded: whether a run after an
+        # escape repeats the escape or the decoded byte is a point on which
+        # decoders differ.
+        return bytes((ESCAPE, byte ^ 0x20))
+    full, rest = divmod(len(text), _FULL_RUN)
+    return bytes((byte, RLE_MARK, RLE_MAX_COUNT)) * full + _run_tail(byte, rest)
+
+
+def _compress(payload: bytes) -> bytes:
+    return _RUN_OR_SPECIAL.sub(_encode_match, payload)
 
 
 def encode_packet(payload: bytes, *, rle: bool = False) -> bytes:
