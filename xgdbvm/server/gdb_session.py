@@ -16,7 +16,7 @@ from collections.abc import Callable
 import trio
 
 from xgdbvm.adapters.gdb_target import Close, GdbTarget, Reply, Resume
-from xgdbvm.machine.stop import SingleStep
+from xgdbvm.machine.stop import SingleStep, StopReason
 from xgdbvm.rsp import (
     Capabilities,
     CommandReceived,
@@ -29,13 +29,13 @@ from xgdbvm.rsp.constants import ErrorCode
 from xgdbvm.rsp.session import ReplyFormat
 from xgdbvm.server.describe import describe_stop
 from xgdbvm.server.runner import MachineRunner
+from xgdbvm.server.wire import open_wire
 from xgdbvm.trace.convert import Symbolizer
 
 log = logging.getLogger("xgdbvm.gdb")
 
 PACKET_SIZE = 0x10000  # gdb reads memory in chunks of up to half of this
 O_PACKET_TEXT = 4000  # console text per O packet (hex doubles it)
-RECEIVE_SIZE = 65536
 
 
 def capabilities() -> Capabilities:
@@ -51,7 +51,7 @@ class GdbSession:
         target: GdbTarget,
         announce: Callable[[str], None],
     ) -> None:
-        self._stream = stream
+        self._wire = open_wire(stream)
         self._runner = runner
         self._target = target
         self._announce = announce
@@ -73,10 +73,11 @@ class GdbSession:
             with trio.CancelScope(shield=True):
                 await self._runner.halt()
             self._target.end_session()
+            self._wire.release()
 
     async def _receive_loop(self, nursery: trio.Nursery) -> None:
         try:
-            while data := await self._stream.receive_some(RECEIVE_SIZE):
+            while data := await self._wire.receive_some():
                 for event in self._conn.receive_data(data):
                     if not self._on_event(event, nursery):
                         self._closed = True
@@ -95,7 +96,7 @@ class GdbSession:
         self._sending = True
         try:
             while data := self._conn.data_to_send():
-                await self._stream.send_all(data)
+                await self._wire.send_all(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
         finally:
@@ -140,8 +141,13 @@ class GdbSession:
                         self._conn.send(replies.console_output(text[i : i + O_PACKET_TEXT]))
                 self._conn.send(payload)
             case Resume():
-                self._resumed = True
-                nursery.start_soon(self._run, outcome)
+                stop = self._runner.run_inline(outcome)
+                if stop is not None:
+                    self._note_resume(outcome)
+                    self._stopped(stop)
+                else:
+                    self._resumed = True
+                    nursery.start_soon(self._run, outcome)
             case Close(payload, kill):
                 if payload is not None:
                     self._conn.send(payload)
@@ -150,12 +156,19 @@ class GdbSession:
         return True
 
     async def _run(self, resume: Resume) -> None:
-        machine = self._target.machine
-        machine.note_lifecycle("gdb-resume", resume.mode.value)
+        self._note_resume(resume)
         stop = await self._runner.run(resume)
+        self._stopped(stop)
+        self._resumed = False
+        await self._flush()
+
+    def _note_resume(self, resume: Resume) -> None:
+        self._target.machine.note_lifecycle("gdb-resume", resume.mode.value)
+
+    def _stopped(self, stop: StopReason) -> None:
+        """Queue the stop reply (the caller flushes)."""
+        machine = self._target.machine
         machine.note_lifecycle("gdb-stop", type(stop).__name__)
         if not isinstance(stop, SingleStep):
             self._announce(describe_stop(stop, machine, self._symbolize))
         self._conn.send(self._target.stop_reply(stop, self._fmt))
-        self._resumed = False
-        await self._flush()

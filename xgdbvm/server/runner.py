@@ -5,6 +5,10 @@ machine while it runs. ``interrupt`` (GDB's Ctrl-C, a new client, shutdown
 of the server) asks the running slice to stop and is safe at any moment.
 When the guest is halted, callers in the Trio thread may use the machine
 directly: there is no other thread then.
+
+A single step, and the first steps of a range step, run in the Trio thread
+itself: they are bounded (one instruction each, and hypercalls never wait on
+the host), and the round trip to a worker thread would cost more than they do.
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ import trio
 from xgdbvm.adapters.gdb_target import Resume, ResumeMode
 from xgdbvm.machine.machine import Machine
 from xgdbvm.machine.stop import HostInterrupt, SingleStep, StopReason
+
+# Range-step instructions done inline before the rest goes to a worker thread, where
+# Ctrl-C can reach it (a one-line loop would otherwise step forever).
+INLINE_RANGE_STEPS = 64
 
 
 class MachineRunner:
@@ -44,10 +52,24 @@ class MachineRunner:
             finally:
                 self._running = False
                 self._idle.set()
+        self._stopped(stop)
+        return stop
+
+    def run_inline(self, resume: Resume) -> StopReason | None:
+        """Do a step here and now, without a thread or a checkpoint, if nothing runs.
+
+        None means the caller must ``run`` it (or the rest of a long range step)."""
+        if self._lock.locked():
+            return None
+        stop = self._inline(resume)
+        if stop is not None:
+            self._stopped(stop)
+        return stop
+
+    def _stopped(self, stop: StopReason) -> None:
         self.last_stop = stop
         for callback in self.on_stop:
             callback(stop)
-        return stop
 
     def interrupt(self) -> None:
         if self._running:
@@ -57,6 +79,21 @@ class MachineRunner:
         """Stop the guest if it runs and wait until it has."""
         self.interrupt()
         await self._idle.wait()
+
+    def _inline(self, resume: Resume) -> StopReason | None:
+        """The stop of a step done here, or None for what must run in a thread."""
+        machine = self.machine
+        if resume.mode is ResumeMode.STEP:
+            return machine.step()
+        if resume.mode is ResumeMode.RANGE_STEP:
+            for _ in range(INLINE_RANGE_STEPS):
+                stop = machine.step()
+                if (
+                    not isinstance(stop, SingleStep)
+                    or not resume.start <= machine.cpu.pc < resume.end
+                ):
+                    return stop
+        return None
 
     def _work(self, resume: Resume, budget: int | None) -> Callable[[], StopReason]:
         machine = self.machine
