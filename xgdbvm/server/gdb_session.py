@@ -55,8 +55,10 @@ class GdbSession:
         self._runner = runner
         self._target = target
         self._announce = announce
-        # Run-length encoded replies: memory dumps are mostly runs (zeroed RAM).
-        self._conn = RspConnection(capabilities(), rle=True)
+        # Run-length encoded replies: memory dumps are mostly runs (zeroed RAM). Replies
+        # to repeated reads are reused: while the guest is halted only the client's own
+        # commands change it (host work posted to the machine waits for the next run).
+        self._conn = RspConnection(capabilities(), rle=True, reuse_replies=True)
         self._symbolize = Symbolizer(target.machine.layout.image.symbols)
         self._resumed = False  # from the resume command until its stop reply is queued
         self._sending = False
@@ -163,10 +165,12 @@ class GdbSession:
         await self._flush()
 
     def _note_resume(self, resume: Resume) -> None:
+        self._conn.forget_replies()
         self._target.machine.note_lifecycle("gdb-resume", resume.mode.value)
 
     def _stopped(self, stop: StopReason) -> None:
         """Queue the stop reply (the caller flushes)."""
+        self._conn.forget_replies()  # including any "busy" errors answered during the run
         machine = self._target.machine
         machine.note_lifecycle("gdb-stop", type(stop).__name__)
         if not isinstance(stop, SingleStep):
