@@ -121,6 +121,8 @@ class GdbTarget:
         self.last_stop: StopReason | None = None
         self.address_space = AddressSpace.VIRTUAL
         self._xs_conn: Connection | None = None
+        # gdb reads the thread list at every stop; it only changes with the vCPU's state.
+        self._threads_doc: tuple[tuple[str, ReplyFormat], bytes] | None = None
         self._handlers: dict[type, Callable[..., Outcome]] = {
             cmd.QueryHaltReason: self._halt_reason,
             cmd.ReadRegisters: self._read_registers,
@@ -382,14 +384,19 @@ class GdbTarget:
         documents: dict[tuple[str, str], Callable[[], bytes]] = {
             ("features", "target.xml"): lambda: self.registers.xml,
             ("memory-map", ""): self._memory_map,
-            ("threads", ""): lambda: build_threads_xml(
-                [ThreadEntry(THREAD, name="vCPU 0", extra=self._thread_state())], fmt=fmt
-            ),
+            ("threads", ""): lambda: self._threads_document(fmt),
         }
         build = documents.get((command.object, command.annex))
         if build is None:
             return Reply(replies.error(ErrorCode.ENOENT, "no such document", fmt=fmt))
         return Reply(replies.xfer_chunk(build(), command.offset, command.length))
+
+    def _threads_document(self, fmt: ReplyFormat) -> bytes:
+        key = (self._thread_state(), fmt)
+        if self._threads_doc is None or self._threads_doc[0] != key:
+            entry = ThreadEntry(THREAD, name="vCPU 0", extra=key[0])
+            self._threads_doc = (key, build_threads_xml([entry], fmt=fmt))
+        return self._threads_doc[1]
 
     def _memory_map(self) -> bytes:
         regions: list[MemoryRegion] = []

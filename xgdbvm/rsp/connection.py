@@ -36,7 +36,7 @@ from . import framing as fr
 from . import replies
 from .constants import ErrorCode
 from .parse import DEFAULT_LIMITS, ParseLimits, parse_command
-from .session import Capabilities, Session
+from .session import Capabilities, ReplyFormat, Session
 
 # --- events -----------------------------------------------------------------
 
@@ -105,6 +105,7 @@ class RspConnection:
         self._awaiting: cmd.Command | None = None
         self._awaiting_frame = b""
         self._replies: dict[bytes, bytes] = {}  # request frame -> reply frame
+        self._format: ReplyFormat | None = None
 
     # --- input --------------------------------------------------------------
 
@@ -131,6 +132,7 @@ class RspConnection:
         handler = _SESSION_HANDLERS.get(type(command))
         if handler is not None:
             handler(self, command, events)
+            self._format = None  # the peer may have negotiated something
         else:
             self._awaiting = command
             if self.reuse_replies and not self.session.ack_mode and type(command) in READ_ONLY:
@@ -277,6 +279,13 @@ class RspConnection:
         frame = self._queue_reply(payload)
         if request:
             self._replies[request] = frame
+
+    @property
+    def reply_format(self) -> ReplyFormat:
+        """``session.reply_format``, rebuilt only after a packet that may change it."""
+        if self._format is None:
+            self._format = self.session.reply_format
+        return self._format
 
     def forget_replies(self) -> None:
         """The target changed other than by the peer's commands: answer everything anew."""

@@ -124,7 +124,7 @@ class GdbSession:
 
     @property
     def _fmt(self) -> ReplyFormat:
-        return self._conn.session.reply_format
+        return self._conn.reply_format
 
     def _command(self, command: object, nursery: trio.Nursery) -> bool:
         """Answer one command; False ends the session."""
