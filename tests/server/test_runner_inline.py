@@ -106,3 +106,28 @@ async def test_a_guest_gone_idle_is_waited_for_in_the_thread_not_inline() -> Non
             await trio.sleep(0.1)
             runner.interrupt()
     assert stops == [HostInterrupt()]
+
+
+async def test_ctrl_c_before_the_threaded_run_starts_stops_it_when_it_does() -> None:
+    machine, _ = hotloop_machine()
+    machine.cpu.register_table()["x0"].write(1 << 62)
+    runner = MachineRunner(machine)
+    assert runner.run_inline(CONTINUE) is None  # the rest would go to the thread...
+    runner.interrupt_starting_run()  # ...when Ctrl-C arrives first
+    with trio.fail_after(TIMEOUT):
+        assert await runner.run(CONTINUE) == HostInterrupt()
+        # Only that run: the next one is not stopped by it.
+        machine.debug.add_breakpoint(machine.cpu.pc)
+        assert await runner.run(CONTINUE) == Breakpoint(machine.cpu.pc)
+
+
+@pytest.mark.parametrize("offset", [4, 8])
+async def test_a_breakpoint_set_in_code_that_already_ran_is_hit(offset: int) -> None:
+    # As after Ctrl-C in a loop, then "break" inside it and "continue" (no step between).
+    machine, func = hotloop_machine()
+    machine.cpu.register_table()["x0"].write(1 << 62)
+    runner = MachineRunner(machine)
+    assert runner.run_inline(CONTINUE) is None  # the loop is translated by now
+    machine.debug.add_breakpoint(func + offset)
+    with trio.fail_after(TIMEOUT):
+        assert await resume(runner, CONTINUE) == Breakpoint(func + offset)

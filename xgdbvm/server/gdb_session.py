@@ -115,7 +115,10 @@ class GdbSession:
                     return True
                 return self._command(command, nursery)
             case InterruptRequested():
-                self._runner.interrupt()
+                if self._resumed:
+                    self._runner.interrupt_starting_run()
+                else:
+                    self._runner.interrupt()
             case ProtocolError(kind, detail):
                 log.info("gdb client protocol error: %s %s", kind, detail)
             case _:

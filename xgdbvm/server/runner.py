@@ -46,6 +46,7 @@ class MachineRunner:
         self.machine = machine
         self.last_stop: StopReason | None = None
         self._running = False
+        self._interrupt_next = False
         self._idle = trio.Event()
         self._idle.set()
         self.on_stop: list[Callable[[StopReason], None]] = []
@@ -67,6 +68,9 @@ class MachineRunner:
             await self._idle.wait()
         self._running = True
         self._idle = trio.Event()
+        if self._interrupt_next:
+            self._interrupt_next = False
+            self.machine.request_stop()
         try:
             stop = await self._in_thread(self._work(resume, budget))
         finally:
@@ -94,6 +98,14 @@ class MachineRunner:
     def interrupt(self) -> None:
         if self._running:
             self.machine.request_stop()
+
+    def interrupt_starting_run(self) -> None:
+        """Ctrl-C for a run that was asked for and has not started yet (its task is
+        still to be scheduled): it stops as soon as it starts."""
+        if self._running:
+            self.machine.request_stop()
+        else:
+            self._interrupt_next = True
 
     async def halt(self) -> None:
         """Stop the guest if it runs and wait until it has."""
