@@ -319,3 +319,65 @@ def test_connection_events_do_not_depend_on_chunking(data: st.DataObject) -> Non
     assert events == expected_events
     assert conn.data_to_send() == expected_out
     assert CommandReceived(c.WriteMemory(0, b"}*$#\x03aaa", binary=True)) in events
+
+
+# --- reused replies -------------------------------------------------------------
+
+
+def no_ack_reusing() -> RspConnection:
+    conn = RspConnection(reuse_replies=True)
+    exchange(conn, pkt(b"QStartNoAckMode") + b"+")
+    return conn
+
+
+def test_a_repeated_read_is_answered_from_the_kept_reply() -> None:
+    conn = no_ack_reusing()
+    assert exchange(conn, pkt(b"m1000,4")) == ([CommandReceived(c.ReadMemory(0x1000, 4))], b"")
+    conn.send(b"deadbeef")
+    assert conn.data_to_send() == pkt(b"deadbeef")
+    # Byte for byte the same packet: the owner never sees it.
+    assert exchange(conn, pkt(b"m1000,4")) == ([], pkt(b"deadbeef"))
+    # Another read is asked for, and kept alongside.
+    events, _ = exchange(conn, pkt(b"g"))
+    assert events == [CommandReceived(c.ReadRegisters())]
+    conn.send(b"00")
+    assert conn.data_to_send() == pkt(b"00")
+    assert exchange(conn, pkt(b"m1000,4")) == ([], pkt(b"deadbeef"))
+    assert exchange(conn, pkt(b"g")) == ([], pkt(b"00"))
+
+
+def test_any_other_packet_drops_the_kept_replies() -> None:
+    for other in (b"M1000,4:01020304", b"vCont;s", b"Z0,1000,4", b"qRcmd,6d656d", b"Hg1"):
+        conn = no_ack_reusing()
+        exchange(conn, pkt(b"m1000,4"))
+        conn.send(b"deadbeef")
+        events, _ = exchange(conn, pkt(other))
+        assert len(events) == 1, other
+        conn.send(b"OK")
+        conn.data_to_send()
+        assert exchange(conn, pkt(b"m1000,4")) == (
+            [CommandReceived(c.ReadMemory(0x1000, 4))],
+            b"",
+        ), other
+
+
+def test_the_owner_drops_the_kept_replies_when_the_target_changes() -> None:
+    conn = no_ack_reusing()
+    exchange(conn, pkt(b"?"))
+    conn.send(b"S05")
+    conn.data_to_send()
+    conn.forget_replies()
+    assert exchange(conn, pkt(b"?")) == ([CommandReceived(c.QueryHaltReason())], b"")
+
+
+def test_replies_are_not_reused_in_ack_mode_or_unless_asked() -> None:
+    conn = RspConnection(reuse_replies=True)
+    exchange(conn, pkt(b"m1000,4"))
+    conn.send(b"deadbeef")
+    conn.data_to_send()
+    assert exchange(conn, pkt(b"m1000,4"))[0] == [CommandReceived(c.ReadMemory(0x1000, 4))]
+    conn = RspConnection()
+    exchange(conn, pkt(b"QStartNoAckMode") + b"+")
+    exchange(conn, pkt(b"m1000,4"))
+    conn.send(b"deadbeef")
+    assert exchange(conn, pkt(b"m1000,4"))[0] == [CommandReceived(c.ReadMemory(0x1000, 4))]

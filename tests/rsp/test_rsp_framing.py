@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import groupby
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -147,6 +149,8 @@ ENCODE_TABLE: list[tuple[bytes, bool, bytes]] = [
     (b"a" * 97, True, frame(b"a*|a")),  # 96 repeats would be '}'
     (b"a" * 98, True, frame(b"a*~")),
     (b"a" * 99, True, frame(b"a*~a")),
+    (b"a" * 196 + b"a" * 14, True, frame(b"a*~a*~a*)a")),  # long runs: full chunks, then the tail
+    (b"\n" * 5, True, frame(b"\n*!")),  # any byte that needs no escape may run
     (b"}}}}", True, frame(b"}]}]}]}]")),  # escaped bytes are never run-length encoded
 ]
 
@@ -219,3 +223,36 @@ def test_any_chunking_yields_the_same_events(
         got += decoder.feed(wire[start:cut])
         start = cut
     assert got == expected
+
+
+def reference_rle(payload: bytes) -> bytes:
+    """The run-length rules spelled out one byte at a time (slow, obviously right)."""
+    out = bytearray()
+    for byte, group in groupby(payload):
+        left = len(list(group))
+        if byte in b"$#}*":
+            out += bytes((0x7D, byte ^ 0x20)) * left
+            continue
+        while left:
+            out.append(byte)
+            left -= 1
+            repeats = min(left, 97)
+            while repeats + 29 in b"#$*}":
+                repeats -= 1
+            if repeats < 3:
+                out += bytes((byte,)) * left
+                break
+            out += bytes((0x2A, repeats + 29))
+            left -= repeats
+    return bytes(out)
+
+
+hex_runs = st.lists(
+    st.tuples(st.sampled_from(b"0123456789abcdef"), st.integers(1, 400)), max_size=40
+).map(lambda runs: b"".join(bytes([b]) * n for b, n in runs))
+
+
+@given(st.one_of(hex_runs, runny_payloads, st.binary(min_size=250, max_size=600)))
+def test_rle_matches_the_reference_rules(payload: bytes) -> None:
+    # Long hex replies take a different path from short or escaped ones: same bytes.
+    assert encode_packet(payload, rle=True) == frame(reference_rle(payload))

@@ -12,7 +12,7 @@ from pathlib import Path
 import trio
 
 from tests.conftest import dts, firmware
-from xgdbvm.adapters.gdb_target import Resume, ResumeMode
+from xgdbvm.adapters.resume import Resume, ResumeMode
 from xgdbvm.machine.board import MachineConfig
 from xgdbvm.machine.machine import Machine
 from xgdbvm.machine.stop import StopReason

@@ -26,6 +26,7 @@ from xgdbvm.adapters import (  # noqa: F401 - importing them registers their com
 from xgdbvm.adapters.console_history import ConsoleHistory
 from xgdbvm.adapters.monitor import MonitorContext, run_monitor
 from xgdbvm.adapters.registers import RegisterMap
+from xgdbvm.adapters.resume import Resume, ResumeMode
 from xgdbvm.machine.debug import WatchKind, WatchRange
 from xgdbvm.machine.machine import Machine
 from xgdbvm.machine.memory import GuestMemoryFault
@@ -82,19 +83,6 @@ class AddressSpace(Enum):
     MACHINE = "machine"  # machine addresses (read-only)
 
 
-class ResumeMode(Enum):
-    CONTINUE = "continue"
-    STEP = "step"
-    RANGE_STEP = "range-step"
-
-
-@dataclass(frozen=True)
-class Resume:
-    mode: ResumeMode
-    start: int = 0
-    end: int = 0
-
-
 @dataclass(frozen=True)
 class Close:
     payload: bytes | None
@@ -121,6 +109,8 @@ class GdbTarget:
         self.last_stop: StopReason | None = None
         self.address_space = AddressSpace.VIRTUAL
         self._xs_conn: Connection | None = None
+        # gdb reads the thread list at every stop; it only changes with the vCPU's state.
+        self._threads_doc: tuple[tuple[str, ReplyFormat], bytes] | None = None
         self._handlers: dict[type, Callable[..., Outcome]] = {
             cmd.QueryHaltReason: self._halt_reason,
             cmd.ReadRegisters: self._read_registers,
@@ -382,14 +372,19 @@ class GdbTarget:
         documents: dict[tuple[str, str], Callable[[], bytes]] = {
             ("features", "target.xml"): lambda: self.registers.xml,
             ("memory-map", ""): self._memory_map,
-            ("threads", ""): lambda: build_threads_xml(
-                [ThreadEntry(THREAD, name="vCPU 0", extra=self._thread_state())], fmt=fmt
-            ),
+            ("threads", ""): lambda: self._threads_document(fmt),
         }
         build = documents.get((command.object, command.annex))
         if build is None:
             return Reply(replies.error(ErrorCode.ENOENT, "no such document", fmt=fmt))
         return Reply(replies.xfer_chunk(build(), command.offset, command.length))
+
+    def _threads_document(self, fmt: ReplyFormat) -> bytes:
+        key = (self._thread_state(), fmt)
+        if self._threads_doc is None or self._threads_doc[0] != key:
+            entry = ThreadEntry(THREAD, name="vCPU 0", extra=key[0])
+            self._threads_doc = (key, build_threads_xml([entry], fmt=fmt))
+        return self._threads_doc[1]
 
     def _memory_map(self) -> bytes:
         regions: list[MemoryRegion] = []

@@ -69,6 +69,9 @@ class DebugHooks:
             self._breakpoints[address] = self._uc.hook_add(
                 unicorn.UC_HOOK_CODE, self._on_code, begin=address, end=address
             )
+            # Code translated before the hook existed has no call to it: without this a
+            # breakpoint set inside a loop the guest already ran (after Ctrl-C) never hit.
+            self._uc.ctl_remove_cache(address, address + 4)
 
     def remove_breakpoint(self, address: int) -> bool:
         handle = self._breakpoints.pop(address, None)

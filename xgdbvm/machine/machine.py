@@ -289,7 +289,9 @@ class Machine(Traps):
             return True
         return False
 
-    def run(self, max_instructions: int | None = None) -> StopReason:
+    def run(self, max_instructions: int | None = None, *, wait_idle: bool = True) -> StopReason:
+        """Run until a stop. ``wait_idle=False``: return Idle rather than wait in host
+        time for an idle guest's wake-up (the WFI then returns early, as it may)."""
         deadline = None if max_instructions is None else self.clock.instructions + max_instructions
         # A hypercall breakpoint must see every call: none answered natively then.
         self.exceptions.enabled = not self.hypercall_breaks
@@ -356,7 +358,7 @@ class Machine(Traps):
                     self._step_until_unmasked()
                 continue
             wake = self.board.timer.next_deadline(now)
-            if wake is None and not self.idle_pacing:
+            if (wake is None and not self.idle_pacing) or (self.idle_pacing and not wait_idle):
                 return self._finish(Idle(self.cpu.pc))
             if self.idle_pacing:
                 self._pace_idle(wake)

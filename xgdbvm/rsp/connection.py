@@ -15,6 +15,13 @@ Contract:
   next, and resend it on ``-``: a NAKed ``O`` packet must not be overtaken by
   the stop reply behind it. A new packet from the peer also counts as an ack,
   so a client that never acks cannot wedge the session.
+* With ``reuse_replies``, the reply to a read-only command (memory,
+  registers, ``qXfer``, ``?``) is kept, framed, and sent again when the same
+  packet arrives byte for byte, without decoding or asking the owner. GDB
+  reads the same few words at the pc several times per stop. Any other packet
+  drops what was kept, and so must the owner (:meth:`forget_replies`) whenever
+  the target changes by other means: at every resume and stop. Only in no-ack
+  mode, where one packet is one chunk from the peer.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from . import framing as fr
 from . import replies
 from .constants import ErrorCode
 from .parse import DEFAULT_LIMITS, ParseLimits, parse_command
-from .session import Capabilities, Session
+from .session import Capabilities, ReplyFormat, Session
 
 # --- events -----------------------------------------------------------------
 
@@ -81,10 +88,12 @@ class RspConnection:
         *,
         limits: ParseLimits = DEFAULT_LIMITS,
         rle: bool = False,
+        reuse_replies: bool = False,
     ) -> None:
         self.capabilities = capabilities or Capabilities()
         self.limits = limits
         self.rle = rle
+        self.reuse_replies = reuse_replies
         self.reset()
 
     def reset(self) -> None:
@@ -94,10 +103,18 @@ class RspConnection:
         self._out = bytearray()
         self._unacked: deque[bytes] = deque()
         self._awaiting: cmd.Command | None = None
+        self._awaiting_frame = b""
+        self._replies: dict[bytes, bytes] = {}  # request frame -> reply frame
+        self._format: ReplyFormat | None = None
 
     # --- input --------------------------------------------------------------
 
     def receive_data(self, data: bytes | bytearray) -> list[Event]:
+        if self._replies and not self._decoder.in_packet:
+            reply = self._replies.get(bytes(data))
+            if reply is not None:
+                self._out += reply
+                return []
         events: list[Event] = []
         for frame_event in self._decoder.feed(data):
             handler = _FRAME_HANDLERS[type(frame_event)]
@@ -110,11 +127,17 @@ class RspConnection:
             self._out += b"+"
         self._implicit_ack()
         command = parse_command(event.payload, self.limits)
+        if type(command) not in READ_ONLY:
+            self._replies.clear()
         handler = _SESSION_HANDLERS.get(type(command))
         if handler is not None:
             handler(self, command, events)
+            self._format = None  # the peer may have negotiated something
         else:
             self._awaiting = command
+            if self.reuse_replies and not self.session.ack_mode and type(command) in READ_ONLY:
+                # The frame as the peer sends it again: gdb never escapes these packets.
+                self._awaiting_frame = fr.encode_packet(event.payload)
             events.append(CommandReceived(command))
 
     def _on_ack(self, event: fr.FrameEvent, events: list[Event]) -> None:
@@ -246,11 +269,27 @@ class RspConnection:
     def send(self, payload: bytes) -> None:
         """Queue a reply (or an ``O`` packet) for the peer."""
         is_console = payload.startswith(b"O") and payload != b"OK"
-        if not is_console:
-            awaiting, self._awaiting = self._awaiting, None
-            if isinstance(awaiting, cmd.SetThread) and payload == b"OK":
-                self.session.select_thread(awaiting.op, awaiting.thread)
-        self._queue_reply(payload)
+        if is_console:
+            self._queue_reply(payload)
+            return
+        awaiting, self._awaiting = self._awaiting, None
+        if isinstance(awaiting, cmd.SetThread) and payload == b"OK":
+            self.session.select_thread(awaiting.op, awaiting.thread)
+        request, self._awaiting_frame = self._awaiting_frame, b""
+        frame = self._queue_reply(payload)
+        if request:
+            self._replies[request] = frame
+
+    @property
+    def reply_format(self) -> ReplyFormat:
+        """``session.reply_format``, rebuilt only after a packet that may change it."""
+        if self._format is None:
+            self._format = self.session.reply_format
+        return self._format
+
+    def forget_replies(self) -> None:
+        """The target changed other than by the peer's commands: answer everything anew."""
+        self._replies.clear()
 
     def send_error(self, code: int, message: str | None = None) -> None:
         """Queue an ``E`` reply, with text when the client asked for error strings."""
@@ -270,15 +309,16 @@ class RspConnection:
     def _error(self, code: int, message: str | None) -> bytes:
         return replies.error(code, message, fmt=self.session.reply_format)
 
-    def _queue_reply(self, payload: bytes) -> None:
+    def _queue_reply(self, payload: bytes) -> bytes:
         frame = fr.encode_packet(payload, rle=self.rle)
         if not self.session.ack_mode:
             self._unacked.clear()
             self._out += frame
-            return
+            return frame
         self._unacked.append(frame)
         if len(self._unacked) == 1:
             self._out += frame
+        return frame
 
     def _implicit_ack(self) -> None:
         """Retire the packet in flight and put the next one on the wire.
@@ -291,6 +331,17 @@ class RspConnection:
             if self._unacked:
                 self._out += self._unacked[0]
 
+
+#: Commands that change nothing in the target: their replies may be reused.
+READ_ONLY: frozenset[type] = frozenset(
+    {
+        cmd.ReadMemory,
+        cmd.ReadRegisters,
+        cmd.ReadRegister,
+        cmd.ReadXfer,
+        cmd.QueryHaltReason,
+    }
+)
 
 _FrameHandler = Callable[[RspConnection, fr.FrameEvent, list[Event]], None]
 _CommandHandler = Callable[[RspConnection, cmd.Command, list[Event]], None]

@@ -21,7 +21,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum, auto
-from itertools import groupby
 
 from .constants import DEFAULT_MAX_PACKET
 
@@ -40,6 +39,7 @@ NEEDS_ESCAPE = frozenset(b"$#}*")
 
 _HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
 _NEEDS_ESCAPE_RE = re.compile(rb"[$#}*]")
+_ESCAPED_BYTES = (b"$", b"#", b"}", b"*")
 _IDLE_INTEREST = re.compile(rb"[$+\-\x03]")
 _BODY_END = re.compile(rb"[#$]")
 _BODY_SPECIAL = re.compile(rb"[}*]")
@@ -204,6 +204,18 @@ class FrameDecoder:
         return self._state is not _State.IDLE
 
     def feed(self, data: bytes | bytearray) -> list[FrameEvent]:
+        if (
+            self._state is _State.IDLE
+            and len(data) >= 4
+            and data[0] == 0x24  # '$'
+            and data[-3] == 0x23  # '#'
+            and len(data) - 4 <= self.max_payload
+            and _BODY_END.search(data, 1, len(data) - 3) is None
+            and 0x24 not in data[-2:]
+        ):
+            # One whole frame, as GDB sends each packet in no-ack mode: what the state
+            # machine below would make of it, without walking through its states.
+            return [self._decode_frame(data[1:-3], data[-2:])]
         events: list[FrameEvent] = []
         pos = 0
         end = len(data)
@@ -273,17 +285,20 @@ class FrameDecoder:
     def _finish(self) -> FrameEvent:
         if self._oversize:
             return PacketTooLarge(self._size, self.max_payload)
-        if not all(c in _HEX_DIGITS for c in self._csum):
-            return MalformedPacket(f"non-hex checksum {bytes(self._csum)!r}", resend=True)
-        received = int(self._csum, 16)
-        expected = checksum(self._body)
+        return self._decode_frame(self._body, self._csum)
+
+    def _decode_frame(self, body: bytes | bytearray, csum: bytes | bytearray) -> FrameEvent:
+        if not all(c in _HEX_DIGITS for c in csum):
+            return MalformedPacket(f"non-hex checksum {bytes(csum)!r}", resend=True)
+        received = int(csum, 16)
+        expected = checksum(body)
         if received != expected:
             return ChecksumMismatch(expected, received)
         try:
-            return PacketReceived(decode_body(self._body, self.max_payload))
+            return PacketReceived(decode_body(body, self.max_payload))
         except FrameError as err:
             if err.too_large:
-                return PacketTooLarge(self._size, self.max_payload)
+                return PacketTooLarge(len(body), self.max_payload)
             return MalformedPacket(err.reason)
 
 
@@ -313,29 +328,76 @@ def _escape_match(match: re.Match[bytes]) -> bytes:
     return bytes((ESCAPE, match[0][0] ^ 0x20))
 
 
-def _compress(payload: bytes) -> bytes:
+#: A run worth encoding (4+ equal bytes that need no escape) or a byte to escape;
+#: one C-level scan finds both, so hex replies cost Python work only per run.
+_RUN_OR_SPECIAL = re.compile(rb"([^$#}*])\1{3,}|[$#}*]", re.DOTALL)
+_FULL_RUN = 1 + RLE_MAX_COUNT - RLE_BIAS  # bytes one "x*~" covers
+
+
+def _run_tail(byte: int, left: int) -> bytes:
+    """Encode ``left`` (< _FULL_RUN) copies of ``byte`` the way a long run ends."""
     out = bytearray()
-    for byte, run in groupby(payload):
-        left = sum(1 for _ in run)
-        if byte in NEEDS_ESCAPE:
-            # Escaped bytes are never run-length encoded: whether a run after
-            # an escape repeats the escape or the decoded byte is a point on
-            # which decoders differ.
-            out += bytes((ESCAPE, byte ^ 0x20)) * left
-            continue
-        while left:
-            out.append(byte)
-            left -= 1
-            repeats = min(left, RLE_MAX_COUNT - RLE_BIAS)
-            while repeats + RLE_BIAS in _RLE_AVOID_ENCODE:
-                repeats -= 1
-            # "x*c" is 2 bytes longer than "x": only worth it for 3+ repeats.
-            if repeats < 3:
-                out += bytes((byte,)) * left
-                break
-            out += bytes((RLE_MARK, repeats + RLE_BIAS))
-            left -= repeats
+    while left:
+        out.append(byte)
+        left -= 1
+        repeats = left
+        while repeats + RLE_BIAS in _RLE_AVOID_ENCODE:
+            repeats -= 1
+        # "x*c" is 2 bytes longer than "x": only worth it for 3+ repeats.
+        if repeats < 3:
+            out += bytes((byte,)) * left
+            break
+        out += bytes((RLE_MARK, repeats + RLE_BIAS))
+        left -= repeats
     return bytes(out)
+
+
+def _encode_run(byte: int, length: int) -> bytes:
+    full, rest = divmod(length, _FULL_RUN)
+    return bytes((byte, RLE_MARK, RLE_MAX_COUNT)) * full + _run_tail(byte, rest)
+
+
+def _encode_match(match: re.Match[bytes]) -> bytes:
+    text = match[0]
+    byte = text[0]
+    if byte in NEEDS_ESCAPE:
+        # Escaped bytes are never run-length encoded: whether a run after an
+        # escape repeats the escape or the decoded byte is a point on which
+        # decoders differ.
+        return bytes((ESCAPE, byte ^ 0x20))
+    return _encode_run(byte, len(text))
+
+
+_ZEROS = re.compile(rb"\x00*")  # a single-byte repeat: sre's tight loop, no per-byte search
+#: Below this a regex pass is as cheap as the setup of the long-payload path.
+_LONG_PAYLOAD = 256
+
+
+def _compress(payload: bytes) -> bytes:
+    if len(payload) < _LONG_PAYLOAD or any(byte in payload for byte in _ESCAPED_BYTES):
+        return _RUN_OR_SPECIAL.sub(_encode_match, payload)
+    # Long replies are hex (memory, registers). The regex above costs ~100 ns per
+    # byte on them (it tries a capture and a backreference at every position);
+    # instead XOR the payload with itself shifted by one, as big integers, so that
+    # a zero byte marks two equal neighbours and four equal bytes are three zeros.
+    size = len(payload)
+    same = (int.from_bytes(payload[1:], "big") ^ int.from_bytes(payload[:-1], "big")).to_bytes(
+        size - 1, "big"
+    )
+    out: list[bytes] = []
+    done = 0
+    start = same.find(b"\0\0\0")
+    while start >= 0:
+        # The first pair that differs ends the run (none: the run reaches the end).
+        zeros = _ZEROS.match(same, start + 3)
+        assert zeros is not None  # a "*" repeat matches anywhere, if only emptily
+        end = zeros.end() + 1
+        out.append(payload[done:start])
+        out.append(_encode_run(payload[start], end - start))
+        done = end
+        start = same.find(b"\0\0\0", end)
+    out.append(payload[done:])
+    return b"".join(out)
 
 
 def encode_packet(payload: bytes, *, rle: bool = False) -> bytes:

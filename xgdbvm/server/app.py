@@ -19,6 +19,7 @@ from typing import BinaryIO, ClassVar
 import trio
 
 from xgdbvm.adapters.console_history import ConsoleHistory
+from xgdbvm.adapters.resume import Resume, ResumeMode
 from xgdbvm.machine.errors import ConfigError
 from xgdbvm.machine.events import ConsoleOutput, ConsoleSource, HypercallBatch, MachineEvent
 from xgdbvm.machine.machine import Machine
@@ -147,8 +148,6 @@ class Server:
     async def _free_run(self) -> None:
         """Run from boot until the guest stops; --max-instructions bounds the whole run,
         across reboots when they restart the guest."""
-        from xgdbvm.adapters.gdb_target import Resume, ResumeMode
-
         budget = self.options.max_instructions
         spent = 0
         while True:

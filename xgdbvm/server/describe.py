@@ -18,8 +18,10 @@ from xgdbvm.machine.stop import (
 from xgdbvm.trace.convert import Symbolizer
 
 
-def describe_stop(stop: StopReason, machine: Machine) -> str:
-    symbolize = Symbolizer(machine.layout.image.symbols)
+def describe_stop(stop: StopReason, machine: Machine, symbolize: Symbolizer | None = None) -> str:
+    """``symbolize`` saves building one from the image's symbols at every stop."""
+    if symbolize is None:
+        symbolize = Symbolizer(machine.layout.image.symbols)
 
     def where(address: int) -> str:
         name = symbolize(address)

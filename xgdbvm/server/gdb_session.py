@@ -1,21 +1,22 @@
 """One GDB client: bytes from its stream through the RSP core to the target, and back.
 
-A reader task feeds received bytes to the connection and queues the events;
-the session loop answers them in order. While the guest runs, the only
-command that means anything is Ctrl-C; anything else gets an error rather
-than touching a machine that a worker thread is executing.
+The receive loop answers every complete packet of a chunk before it awaits
+anything, then sends all the replies at once: a packet costs no task switch,
+and the machine is only ever used from this thread while the guest is halted.
+A resume starts a run task that sends the stop reply itself. While the guest
+runs, the only command that means anything is Ctrl-C; anything else gets an
+error rather than touching a machine that a worker thread is executing.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import trio
 
-from xgdbvm.adapters.gdb_target import Close, GdbTarget, Reply, Resume
+from xgdbvm.adapters.gdb_target import Close, GdbTarget, Reply
+from xgdbvm.adapters.resume import Resume
 from xgdbvm.machine.stop import SingleStep, StopReason
 from xgdbvm.rsp import (
     Capabilities,
@@ -23,33 +24,19 @@ from xgdbvm.rsp import (
     InterruptRequested,
     ProtocolError,
     RspConnection,
-    UnsupportedPacket,
     replies,
 )
 from xgdbvm.rsp.constants import ErrorCode
 from xgdbvm.rsp.session import ReplyFormat
 from xgdbvm.server.describe import describe_stop
 from xgdbvm.server.runner import MachineRunner
+from xgdbvm.server.wire import open_wire
+from xgdbvm.trace.convert import Symbolizer
 
 log = logging.getLogger("xgdbvm.gdb")
 
 PACKET_SIZE = 0x10000  # gdb reads memory in chunks of up to half of this
 O_PACKET_TEXT = 4000  # console text per O packet (hex doubles it)
-RECEIVE_SIZE = 65536
-
-
-@dataclass(frozen=True)
-class _Flush:
-    """The reader handed over a chunk: send whatever the connection queued (acks)."""
-
-
-@dataclass(frozen=True)
-class _Stopped:
-    stop: StopReason
-
-
-_SessionEvent = CommandReceived | InterruptRequested | ProtocolError | UnsupportedPacket
-_Queued = _SessionEvent | _Flush | _Stopped
 
 
 def capabilities() -> Capabilities:
@@ -65,71 +52,85 @@ class GdbSession:
         target: GdbTarget,
         announce: Callable[[str], None],
     ) -> None:
-        self._stream = stream
+        self._wire = open_wire(stream)
         self._runner = runner
         self._target = target
         self._announce = announce
-        # Run-length encoded replies: memory dumps are mostly runs (zeroed RAM).
-        self._conn = RspConnection(capabilities(), rle=True)
-        self._send_events, self._events = trio.open_memory_channel[_Queued](256)
+        # Run-length encoded replies: memory dumps are mostly runs (zeroed RAM). Replies
+        # to repeated reads are reused: while the guest is halted only the client's own
+        # commands change it (host work posted to the machine waits for the next run).
+        self._conn = RspConnection(capabilities(), rle=True, reuse_replies=True)
+        self._symbolize = Symbolizer(target.machine.layout.image.symbols)
+        self._resumed = False  # from the resume command until its stop reply is queued
+        self._sending = False
+        self._closed = False
         self.kill_requested = False
 
     async def serve(self) -> None:
         """Serve until the client leaves, detaches or kills; the guest is left halted."""
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._reader, nursery.cancel_scope)
-                await self._loop(nursery)
+                await self._receive_loop(nursery)
                 nursery.cancel_scope.cancel()
         finally:
             with trio.CancelScope(shield=True):
                 await self._runner.halt()
             self._target.end_session()
+            self._wire.release()
 
-    async def _reader(self, done: trio.CancelScope) -> None:
+    async def _receive_loop(self, nursery: trio.Nursery) -> None:
         try:
-            while data := await self._stream.receive_some(RECEIVE_SIZE):
+            while data := await self._wire.receive_some():
                 for event in self._conn.receive_data(data):
-                    await self._send_events.send(event)
-                await self._send_events.send(_Flush())
+                    if not self._on_event(event, nursery):
+                        self._closed = True
+                        break
+                await self._flush()
+                if self._closed:
+                    return
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
-        done.cancel()
 
     async def _flush(self) -> None:
-        data = self._conn.data_to_send()
-        if data:
-            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                await self._stream.send_all(data)
+        """Send what the connection queued. The receive loop and a run task both flush:
+        whichever is already sending also takes what the other queued meanwhile."""
+        if self._sending:
+            return
+        self._sending = True
+        try:
+            while data := self._conn.data_to_send():
+                await self._wire.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        finally:
+            self._sending = False
 
-    async def _loop(self, nursery: trio.Nursery) -> None:
-        async for event in self._events:
-            match event:
-                case CommandReceived(command):
-                    if self._runner.running:
-                        self._conn.send(
-                            replies.error(ErrorCode.EBUSY, "the guest is running", fmt=self._fmt)
-                        )
-                    elif not await self._command(command, nursery):
-                        await self._flush()
-                        return
-                case InterruptRequested():
+    def _on_event(self, event: object, nursery: trio.Nursery) -> bool:
+        """Act on one event without awaiting; False ends the session."""
+        match event:
+            case CommandReceived(command):
+                if self._resumed:
+                    self._conn.send(
+                        replies.error(ErrorCode.EBUSY, "the guest is running", fmt=self._fmt)
+                    )
+                    return True
+                return self._command(command, nursery)
+            case InterruptRequested():
+                if self._resumed:
+                    self._runner.interrupt_starting_run()
+                else:
                     self._runner.interrupt()
-                case _Stopped(stop):
-                    if not isinstance(stop, SingleStep):
-                        self._announce(describe_stop(stop, self._target.machine))
-                    self._conn.send(self._target.stop_reply(stop, self._fmt))
-                case ProtocolError(kind, detail):
-                    log.info("gdb client protocol error: %s %s", kind, detail)
-                case _:
-                    pass
-            await self._flush()
+            case ProtocolError(kind, detail):
+                log.info("gdb client protocol error: %s %s", kind, detail)
+            case _:
+                pass
+        return True
 
     @property
     def _fmt(self) -> ReplyFormat:
-        return self._conn.session.reply_format
+        return self._conn.reply_format
 
-    async def _command(self, command: object, nursery: trio.Nursery) -> bool:
+    def _command(self, command: object, nursery: trio.Nursery) -> bool:
         """Answer one command; False ends the session."""
         try:
             outcome = self._target.handle(command, self._fmt)  # type: ignore[arg-type]
@@ -146,7 +147,13 @@ class GdbSession:
                         self._conn.send(replies.console_output(text[i : i + O_PACKET_TEXT]))
                 self._conn.send(payload)
             case Resume():
-                nursery.start_soon(self._run, outcome)
+                stop = self._runner.run_inline(outcome)
+                if stop is not None:
+                    self._note_resume(outcome)
+                    self._stopped(stop)
+                else:
+                    self._resumed = True
+                    nursery.start_soon(self._run, outcome)
             case Close(payload, kill):
                 if payload is not None:
                     self._conn.send(payload)
@@ -155,8 +162,21 @@ class GdbSession:
         return True
 
     async def _run(self, resume: Resume) -> None:
-        machine = self._target.machine
-        machine.note_lifecycle("gdb-resume", resume.mode.value)
+        self._note_resume(resume)
         stop = await self._runner.run(resume)
+        self._stopped(stop)
+        self._resumed = False
+        await self._flush()
+
+    def _note_resume(self, resume: Resume) -> None:
+        self._conn.forget_replies()
+        self._target.machine.note_lifecycle("gdb-resume", resume.mode.value)
+
+    def _stopped(self, stop: StopReason) -> None:
+        """Queue the stop reply (the caller flushes)."""
+        self._conn.forget_replies()  # including any "busy" errors answered during the run
+        machine = self._target.machine
         machine.note_lifecycle("gdb-stop", type(stop).__name__)
-        await self._send_events.send(_Stopped(stop))
+        if not isinstance(stop, SingleStep):
+            self._announce(describe_stop(stop, machine, self._symbolize))
+        self._conn.send(self._target.stop_reply(stop, self._fmt))
