@@ -381,3 +381,26 @@ def test_replies_are_not_reused_in_ack_mode_or_unless_asked() -> None:
     exchange(conn, pkt(b"m1000,4"))
     conn.send(b"deadbeef")
     assert exchange(conn, pkt(b"m1000,4"))[0] == [CommandReceived(c.ReadMemory(0x1000, 4))]
+
+
+def test_what_reuse_keeps_is_bounded_in_size_and_number() -> None:
+    from xgdbvm.rsp.connection import REUSE_MAX_FRAME, REUSE_MAX_REPLIES
+
+    conn = no_ack_reusing()
+    # A dump-sized reply is sent but not kept: the same packet is asked for again.
+    exchange(conn, pkt(b"m1000,1000"))
+    conn.send(bytes(range(256)).hex().encode() * 16)
+    assert len(conn.data_to_send()) > REUSE_MAX_FRAME
+    assert exchange(conn, pkt(b"m1000,1000"))[0] == [CommandReceived(c.ReadMemory(0x1000, 0x1000))]
+    conn.send(b"00")
+    conn.data_to_send()
+    # Small replies are kept up to the limit, and no more.
+    for n in range(REUSE_MAX_REPLIES + 1):
+        exchange(conn, pkt(b"m%x,1" % (0x2000 + n)))
+        conn.send(b"%02x" % (n & 0xFF))
+        conn.data_to_send()
+    assert exchange(conn, pkt(b"m2000,1")) == ([], pkt(b"00"))
+    last = b"m%x,1" % (0x2000 + REUSE_MAX_REPLIES)
+    assert exchange(conn, pkt(last))[0] == [
+        CommandReceived(c.ReadMemory(0x2000 + REUSE_MAX_REPLIES, 1))
+    ]

@@ -6,6 +6,7 @@ import trio
 
 from tests.server.conftest import running_server, wait_until
 from xgdbvm.client.rsp_client import RspClient
+from xgdbvm.machine.events import HypercallExit, Lifecycle
 from xgdbvm.rsp.framing import encode_packet
 from xgdbvm.rsp.hexutil import hex_encode
 
@@ -113,3 +114,30 @@ async def test_ctrl_c_while_running_and_commands_are_refused_meanwhile() -> None
         stop = await gdb.wait_stop(timeout=TIMEOUT)
         assert stop.startswith(b"T02")
         assert (await gdb.request(b"?")).startswith(b"T02")
+
+
+async def test_gdb_resume_is_noted_where_the_user_resumed_before_the_guest_runs() -> None:
+    events: list[object] = []
+
+    class Keep:
+        def machine_event(self, event: object) -> None:
+            events.append(event)
+
+    async with running_server("arm64") as srv, await connect(srv) as gdb:
+        srv.machine.observers.subscribe(Keep())
+        start = srv.machine.cpu.pc
+        assert (await gdb.request(b"s")).startswith(b"T05")  # done inline
+        assert (await gdb.request(b"c")).startswith(b"W00")  # inline, then the thread
+    marks = [e for e in events if isinstance(e, Lifecycle) and e.kind.startswith("gdb-")]
+    assert [(e.kind, e.detail) for e in marks] == [
+        ("gdb-resume", "step"),
+        ("gdb-stop", "SingleStep"),
+        ("gdb-resume", "continue"),
+        ("gdb-stop", "Shutdown"),
+    ]
+    assert marks[0].pc == start and marks[0].icount == 0
+    assert marks[1].pc != start
+    # Everything the continue made comes between its resume and its stop.
+    resumed, stopped = events.index(marks[2]), events.index(marks[3])
+    calls = [i for i, e in enumerate(events) if isinstance(e, HypercallExit)]
+    assert calls and all(resumed < i < stopped for i in calls)

@@ -118,7 +118,7 @@ class ExceptionHook:
         # must report its own failures (the machine's turns them into a fault stop).
         try:
             self._slow(intno)
-        except BaseException:
+        except Exception:
             log.exception("exception %d: handler failed", intno)
 
     # -- the table --------------------------------------------------------------------

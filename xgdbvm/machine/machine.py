@@ -214,6 +214,7 @@ class Machine(Traps):
             slow=self._on_exception,
         )
         self.exceptions.load(self.hypervisor.dispatcher.constant_calls())
+        self._vcpu_thread = threading.get_ident()  # whichever thread last ran the vCPU
         self.uc.hook_add(unicorn.UC_HOOK_MEM_INVALID, self._on_unmapped)
         self.cpu.hook_system_registers(self._read_sysreg, self._write_sysreg)
         self.boot_state: BootState = self.board.load()
@@ -262,6 +263,7 @@ class Machine(Traps):
         unless the instruction itself ended the run (a shutdown, a fault)."""
         self._stop = None
         self.clock.set_deadline(None)
+        self._vcpu_thread = threading.get_ident()
         self.exceptions.enabled = not self.hypercall_breaks
         if self._pending_abort is not None:
             # Stepping from a caught stage-2 fault: the step is the abort's entry.
@@ -295,6 +297,7 @@ class Machine(Traps):
         deadline = None if max_instructions is None else self.clock.instructions + max_instructions
         # A hypercall breakpoint must see every call: none answered natively then.
         self.exceptions.enabled = not self.hypercall_breaks
+        self._vcpu_thread = threading.get_ident()
         if self._pending_abort is not None:
             self._inject_stage2_abort(self._pending_abort)
             self._pending_abort = None
@@ -537,8 +540,11 @@ class Machine(Traps):
         return reason
 
     def _emit(self, event: MachineEvent) -> None:
-        if self.exceptions.pending:
-            self._drain_fast_calls()  # they happened first
+        if self.exceptions.pending and threading.get_ident() == self._vcpu_thread:
+            # They happened first. Only the vCPU's own thread drains: a host request
+            # emitted from the server's thread while the guest runs would otherwise
+            # number the batch after the guest's later slow-path calls.
+            self._drain_fast_calls()
         if self.observers:
             self.observers.emit(event)
 

@@ -38,6 +38,11 @@ from .constants import ErrorCode
 from .parse import DEFAULT_LIMITS, ParseLimits, parse_command
 from .session import Capabilities, ReplyFormat, Session
 
+# What reuse keeps is bounded: gdb repeats small reads (code at the pc, registers),
+# never a dump's chunks, which would otherwise all stay alive until the next resume.
+REUSE_MAX_FRAME = 4096
+REUSE_MAX_REPLIES = 64
+
 # --- events -----------------------------------------------------------------
 
 
@@ -277,7 +282,7 @@ class RspConnection:
             self.session.select_thread(awaiting.op, awaiting.thread)
         request, self._awaiting_frame = self._awaiting_frame, b""
         frame = self._queue_reply(payload)
-        if request:
+        if request and len(frame) <= REUSE_MAX_FRAME and len(self._replies) < REUSE_MAX_REPLIES:
             self._replies[request] = frame
 
     @property

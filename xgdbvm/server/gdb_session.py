@@ -147,9 +147,11 @@ class GdbSession:
                         self._conn.send(replies.console_output(text[i : i + O_PACKET_TEXT]))
                 self._conn.send(payload)
             case Resume():
+                # Noted before anything runs, inline or in the thread: the trace's
+                # gdb-resume carries the pc and count the user resumed from.
+                self._note_resume(outcome)
                 stop = self._runner.run_inline(outcome)
                 if stop is not None:
-                    self._note_resume(outcome)
                     self._stopped(stop)
                 else:
                     self._resumed = True
@@ -162,7 +164,6 @@ class GdbSession:
         return True
 
     async def _run(self, resume: Resume) -> None:
-        self._note_resume(resume)
         stop = await self._runner.run(resume)
         self._stopped(stop)
         self._resumed = False

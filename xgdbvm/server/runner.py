@@ -109,6 +109,7 @@ class MachineRunner:
 
     async def halt(self) -> None:
         """Stop the guest if it runs and wait until it has."""
+        self._interrupt_next = False  # meant for a run that will not come now
         self.interrupt()
         await self._idle.wait()
 
