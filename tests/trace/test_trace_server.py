@@ -94,20 +94,25 @@ async def test_a_subscriber_that_never_reads_loses_events_not_guest_time() -> No
             assert subscription.blocked_s == 0  # and never waited for the subscriber
             assert subscription.dropped_total > 0
             total = traced.server.trace.events
-            # Now it reads: everything queued, then the count of what it lost (the end of
-            # the run, shutdown included, was lost: nothing comes after the count).
+            # Now it reads: what was queued, and a count of what it lost wherever it lost
+            # some (the guest makes hypercall events in bursts, so the server may drain
+            # the queue between two losses); the end of the run, shutdown included, was
+            # lost: a count comes last.
             lines = []
-            while (obj := await stuck.line()) is not None:
+            counted = 0
+            while counted < subscription.dropped_total:
+                obj = await stuck.line()
+                assert obj is not None
                 lines.append(obj)
                 if obj["kind"] == "dropped":
-                    break
+                    counted += int(obj["count"])  # type: ignore[call-overload]
     assert lines[0]["kind"] == "hello"
-    dropped = [line for line in lines if line["kind"] == "dropped"]
+    assert lines[-1]["kind"] == "dropped"
     events = [line for line in lines if line["kind"] not in ("hello", "dropped")]
-    assert len(dropped) == 1
-    assert dropped[0] == {"kind": "dropped", "count": subscription.dropped_total}
+    assert counted == subscription.dropped_total
     assert len(events) + subscription.dropped_total == total
-    assert [line["seq"] for line in events] == list(range(len(events)))
+    seqs = [int(line["seq"]) for line in events]  # type: ignore[call-overload]
+    assert seqs == sorted(set(seqs)) and seqs[0] == 0
 
 
 async def test_lossless_mode_loses_nothing_to_a_slow_subscriber() -> None:
