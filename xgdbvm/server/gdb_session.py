@@ -52,7 +52,6 @@ class GdbSession:
         target: GdbTarget,
         announce: Callable[[str], None],
     ) -> None:
-        self._wire = open_wire(stream)
         self._runner = runner
         self._target = target
         self._announce = announce
@@ -65,6 +64,8 @@ class GdbSession:
         self._sending = False
         self._closed = False
         self.kill_requested = False
+        # Last: from here on serve() must run, since only its exit releases the wire.
+        self._wire = open_wire(stream)
 
     async def serve(self) -> None:
         """Serve until the client leaves, detaches or kills; the guest is left halted."""
