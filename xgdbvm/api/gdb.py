@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Literal
 
 import trio
@@ -76,7 +75,7 @@ class Watchpoint:
         return f"{self.access} watchpoint on {self.where or hex(self.address)}"
 
 
-class GdbClient:
+class GdbClient(trio.abc.AsyncResource):
     """One GDB remote session. Use ``async with`` or call :meth:`aclose`."""
 
     def __init__(
@@ -153,17 +152,6 @@ class GdbClient:
         """Close the connection at once, without detaching (safe while cancelled)."""
         self._closed = True
         await trio.aclose_forcefully(self.rsp.stream)
-
-    async def __aenter__(self) -> GdbClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     @property
     def closed(self) -> bool:

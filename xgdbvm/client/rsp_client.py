@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 from collections import deque
 from dataclasses import dataclass
-from types import TracebackType
 
 import trio
 
@@ -64,7 +63,7 @@ def console_text(payload: bytes) -> bytes | None:
         return None
 
 
-class RspClient:
+class RspClient(trio.abc.AsyncResource):
     """Client side of one GDB remote connection."""
 
     def __init__(
@@ -113,17 +112,6 @@ class RspClient:
 
     async def aclose(self) -> None:
         await self.stream.aclose()
-
-    async def __aenter__(self) -> RspClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # --- public operations --------------------------------------------------
 

@@ -20,15 +20,14 @@ import trio
 
 from xgdbvm.adapters.console_history import ConsoleHistory
 from xgdbvm.adapters.resume import Resume, ResumeMode
-from xgdbvm.machine.errors import ConfigError
 from xgdbvm.machine.events import ConsoleOutput, ConsoleSource, HypercallBatch, MachineEvent
 from xgdbvm.machine.machine import Machine
 from xgdbvm.machine.stop import Shutdown, StopReason
 from xgdbvm.machine.xen.abi import ShutdownReason
-from xgdbvm.server.endpoints import Endpoint, StdioEndpoint, TcpEndpoint, UnixEndpoint
+from xgdbvm.server.endpoints import Endpoint, StdioEndpoint
+from xgdbvm.server.listeners import open_listeners
 from xgdbvm.server.runner import MachineRunner
 from xgdbvm.server.trace_server import TraceServer, trace_recorder
-from xgdbvm.server.unix_socket import private_unix_listener
 from xgdbvm.server.xenstore_socket import XenstoreSocketServer
 
 # GDB support (the target adapter, rsp/, the monitor commands and what they pull in from
@@ -171,17 +170,7 @@ class Server:
             task_status.started("stdio")
             await self._gdb_client(stream)
             return
-        listeners: list[trio.SocketListener]
-        if isinstance(endpoint, UnixEndpoint):
-            listeners = [await _unix_listener(endpoint)]
-            address = str(endpoint)
-        else:
-            try:
-                listeners = await trio.open_tcp_listeners(endpoint.port, host=endpoint.host)
-            except OSError as error:
-                raise ConfigError(f"--gdb: cannot listen on {endpoint}: {error.strerror}") from None
-            sockname = listeners[0].socket.getsockname()
-            address = str(TcpEndpoint(sockname[0], sockname[1]))
+        listeners, address = await open_listeners(endpoint, "--gdb", unix_backlog=4)
         task_status.started(address)
         await trio.serve_listeners(self._gdb_client, listeners)
 
@@ -215,13 +204,6 @@ class Server:
                 self._announce("xgdbvm: GDB client detached; the guest stays halted")
             finally:
                 self._client_attached = False
-
-
-async def _unix_listener(endpoint: UnixEndpoint) -> trio.SocketListener:
-    try:
-        return await private_unix_listener(endpoint.path, backlog=4)
-    except OSError as error:
-        raise ConfigError(f"--gdb: cannot listen on {endpoint}: {error.strerror}") from None
 
 
 async def _refuse(stream: trio.abc.Stream, why: str) -> None:

@@ -31,8 +31,8 @@ import trio
 
 from xgdbvm.machine.errors import ConfigError
 from xgdbvm.machine.machine import Machine
-from xgdbvm.server.endpoints import Endpoint, StdioEndpoint, TcpEndpoint, UnixEndpoint
-from xgdbvm.server.unix_socket import private_unix_listener
+from xgdbvm.server.endpoints import Endpoint, StdioEndpoint, TcpEndpoint
+from xgdbvm.server.listeners import open_listeners
 from xgdbvm.trace.filters import FilterError, TraceFilter
 from xgdbvm.trace.recorder import DEFAULT_QUEUE, Subscription, TraceRecorder, TraceSource
 from xgdbvm.trace.schema import DroppedEvent, ErrorRecord, Record, encode_line
@@ -125,21 +125,9 @@ class TraceServer:
     async def serve(
         self, endpoint: Endpoint, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        listeners: list[trio.SocketListener]
         if isinstance(endpoint, StdioEndpoint):
             raise ConfigError("--trace: stdio is only for --gdb")
-        if isinstance(endpoint, UnixEndpoint):
-            listeners = [await _unix_listener(endpoint)]
-            address = str(endpoint)
-        else:
-            try:
-                listeners = await trio.open_tcp_listeners(endpoint.port, host=endpoint.host)
-            except OSError as error:
-                raise ConfigError(
-                    f"--trace: cannot listen on {endpoint}: {error.strerror}"
-                ) from None
-            sockname = listeners[0].socket.getsockname()
-            address = str(TcpEndpoint(sockname[0], sockname[1]))
+        listeners, address = await open_listeners(endpoint, "--trace")
         self.recorder.listening = address
         task_status.started(address)
         try:
@@ -218,10 +206,3 @@ def _peer(stream: trio.SocketStream) -> str:
     if isinstance(peer, tuple) and len(peer) >= 2:
         return str(TcpEndpoint(str(peer[0]), int(peer[1])))
     return "unix"
-
-
-async def _unix_listener(endpoint: UnixEndpoint) -> trio.SocketListener:
-    try:
-        return await private_unix_listener(endpoint.path)
-    except OSError as error:
-        raise ConfigError(f"--trace: cannot listen on {endpoint}: {error.strerror}") from None
