@@ -146,6 +146,7 @@ MachineEvent = (
 
 # One record of the native fast path's ring (native/hvc.c, struct xgdbvm_call_record).
 CALL_RECORD = struct.Struct("<8Q")
+_CALL_INDEX = f"<Q{CALL_RECORD.size - 8}x"  # a record's first field alone
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,7 @@ class HypercallBatch:
     def counts(self) -> dict[str, int]:
         """Calls per hypercall name."""
         counts: dict[str, int] = {}
-        for (index,) in struct.iter_unpack("<Q56x", self.records):
+        for (index,) in struct.iter_unpack(_CALL_INDEX, self.records):
             name = self.calls[index].name
             counts[name] = counts.get(name, 0) + 1
         return counts

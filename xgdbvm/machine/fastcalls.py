@@ -92,8 +92,8 @@ class ExceptionHook:
         state.word_mask = 0xFFFF_FFFF if arm32 else 0xFFFF_FFFF_FFFF_FFFF
         state.hvc_intno = hvc_intno
         state.arm32 = int(arm32)
-        padded = [*regs, *([regs[0]] * REG_COUNT)][:REG_COUNT]
-        state.regs = (ctypes.c_int32 * REG_COUNT)(*padded)
+        # arm64 has no CPSR slot: C reads one register fewer there, the slot is filler.
+        state.regs = (ctypes.c_int32 * REG_COUNT)(*regs, *[regs[0]] * (REG_COUNT - len(regs)))
         state.result_reg = result_reg
         self._calls: tuple[ConstantCall, ...] = ()
         self._enabled = True

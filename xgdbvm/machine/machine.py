@@ -263,8 +263,7 @@ class Machine(Traps):
         unless the instruction itself ended the run (a shutdown, a fault)."""
         self._stop = None
         self.clock.set_deadline(None)
-        self._vcpu_thread = threading.get_ident()
-        self.exceptions.enabled = not self.hypercall_breaks
+        self._take_vcpu()
         if self._pending_abort is not None:
             # Stepping from a caught stage-2 fault: the step is the abort's entry.
             self._inject_stage2_abort(self._pending_abort)
@@ -284,6 +283,12 @@ class Machine(Traps):
                 self.debug.add_breakpoint(pc)
         return self._finish(self._stop or SingleStep())
 
+    def _take_vcpu(self) -> None:
+        """Before the vCPU runs (or steps) on the calling thread."""
+        self._vcpu_thread = threading.get_ident()  # the one that drains native calls
+        # A hypercall breakpoint must see every call: none answered natively then.
+        self.exceptions.enabled = not self.hypercall_breaks
+
     def consume_stop_request(self) -> bool:
         """True (once) if a host stop was requested since the last run began."""
         if self._host_stop.is_set():
@@ -295,9 +300,7 @@ class Machine(Traps):
         """Run until a stop. ``wait_idle=False``: return Idle rather than wait in host
         time for an idle guest's wake-up (the WFI then returns early, as it may)."""
         deadline = None if max_instructions is None else self.clock.instructions + max_instructions
-        # A hypercall breakpoint must see every call: none answered natively then.
-        self.exceptions.enabled = not self.hypercall_breaks
-        self._vcpu_thread = threading.get_ident()
+        self._take_vcpu()
         if self._pending_abort is not None:
             self._inject_stage2_abort(self._pending_abort)
             self._pending_abort = None
