@@ -6,7 +6,8 @@ import pytest
 
 from tests.conftest import ARCHES, MachineFactory
 from xgdbvm.machine.debug import WatchKind, WatchRange
-from xgdbvm.machine.stop import Breakpoint, Shutdown, SingleStep, Watchpoint
+from xgdbvm.machine.machine import COUNTED_RUN_MAX
+from xgdbvm.machine.stop import Breakpoint, BudgetExhausted, Shutdown, SingleStep, Watchpoint
 from xgdbvm.machine.xen.abi import ShutdownReason
 
 BUDGET = 50_000_000
@@ -76,3 +77,60 @@ def test_a_step_from_a_breakpoint_moves_one_instruction(
     assert machine.step() == SingleStep()
     assert machine.cpu.pc - main in (2, 4)  # one instruction, ARM or Thumb
     assert main in machine.debug.breakpoints  # put back after the step
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_steps_after_a_long_run_take_one_instruction_each(
+    make_machine: MachineFactory, arch: str
+) -> None:
+    # Code translated during an uncounted run has no call to Unicorn's count hook: a
+    # step from there once ran on to the end of the block (five instructions, say).
+    reference, _ = make_machine(arch)
+    successors: dict[int, set[int]] = {}
+    for _ in range(25_000):
+        pc = reference.cpu.pc
+        assert reference.step() == SingleStep()
+        successors.setdefault(pc, set()).add(reference.cpu.pc)
+    machine, _ = make_machine(arch)
+    assert isinstance(machine.run(20_000), BudgetExhausted)  # long: not counted
+    for _ in range(3):
+        pc = machine.cpu.pc
+        assert machine.step() == SingleStep()
+        assert machine.cpu.pc in successors[pc]
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_a_breakpoint_removed_and_inserted_at_each_stop_keeps_hitting(
+    make_machine: MachineFactory, arch: str
+) -> None:
+    """gdb's own rhythm: remove every breakpoint at a stop, step, insert them, continue."""
+    machine, _ = make_machine(arch, bootargs="xgdbvm.test=loop xgdbvm.n=5")
+    body = symbol(machine, "loop_body")
+    machine.debug.add_breakpoint(body)
+    hits = 0
+    while isinstance(stop := machine.run(COUNTED_RUN_MAX), Breakpoint | BudgetExhausted):
+        if isinstance(stop, Breakpoint):
+            hits += 1
+            assert machine.debug.remove_breakpoint(body)
+            assert machine.step() == SingleStep()
+            machine.debug.add_breakpoint(body)
+        assert hits <= 5
+    assert hits == 5
+    assert isinstance(stop, Shutdown)
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_a_removed_breakpoint_stays_quiet_in_short_runs(
+    make_machine: MachineFactory, arch: str
+) -> None:
+    # Its hook is only parked (inert) until the next long run.
+    machine, _ = make_machine(arch, bootargs="xgdbvm.test=loop xgdbvm.n=5")
+    body = symbol(machine, "loop_body")
+    machine.debug.add_breakpoint(body)
+    assert machine.run(BUDGET) == Breakpoint(body)
+    assert machine.debug.remove_breakpoint(body)
+    for _ in range(10_000):
+        stop = machine.run(COUNTED_RUN_MAX)
+        if not isinstance(stop, BudgetExhausted):
+            break
+    assert isinstance(stop, Shutdown)

@@ -53,6 +53,10 @@ class DebugHooks:
         self._read_pc = read_pc
         self._on_stop = on_stop
         self._breakpoints: dict[int, int] = {}  # address -> hook handle
+        # Removed breakpoints whose hooks stay installed, inert, until the next long run:
+        # gdb removes every breakpoint at each stop and inserts them again before it
+        # resumes, and a new hook costs a translated-code flush at its address.
+        self._parked: dict[int, int] = {}
         self._watchpoints: dict[WatchRange, int] = {}
         self._skip_pc: int | None = None
 
@@ -65,20 +69,32 @@ class DebugHooks:
         return tuple(self._watchpoints)
 
     def add_breakpoint(self, address: int) -> None:
-        if address not in self._breakpoints:
-            self._breakpoints[address] = self._uc.hook_add(
-                unicorn.UC_HOOK_CODE, self._on_code, begin=address, end=address
-            )
-            # Code translated before the hook existed has no call to it: without this a
-            # breakpoint set inside a loop the guest already ran (after Ctrl-C) never hit.
-            self._uc.ctl_remove_cache(address, address + 4)
+        if address in self._breakpoints:
+            return
+        handle = self._parked.pop(address, None)
+        if handle is not None:
+            self._breakpoints[address] = handle  # its hook never left the translated code
+            return
+        self._breakpoints[address] = self._uc.hook_add(
+            unicorn.UC_HOOK_CODE, self._on_code, begin=address, end=address
+        )
+        # Code translated before the hook existed has no call to it: without this a
+        # breakpoint set inside a loop the guest already ran (after Ctrl-C) never hit.
+        self._uc.ctl_remove_cache(address, address + 4)
 
     def remove_breakpoint(self, address: int) -> bool:
         handle = self._breakpoints.pop(address, None)
         if handle is None:
             return False
-        self._uc.hook_del(handle)
+        self._parked[address] = handle
         return True
+
+    def drop_parked(self) -> None:
+        """Delete the hooks of removed breakpoints: before a long run, where an inert
+        hook would still cost a Python call each time its instruction runs."""
+        for handle in self._parked.values():
+            self._uc.hook_del(handle)
+        self._parked.clear()
 
     def add_watchpoint(self, watch: WatchRange) -> None:
         if watch not in self._watchpoints and watch.length > 0:
@@ -99,6 +115,7 @@ class DebugHooks:
     def clear(self) -> None:
         for address in self.breakpoints:
             self.remove_breakpoint(address)
+        self.drop_parked()
         for watch in self.watchpoints:
             self.remove_watchpoint(watch)
         self._skip_pc = None
@@ -108,6 +125,8 @@ class DebugHooks:
         self._skip_pc = pc
 
     def _on_code(self, uc: unicorn.Uc, address: int, size: int, data: object) -> None:
+        if address not in self._breakpoints:
+            return  # parked
         if address == self._skip_pc:
             self._skip_pc = None
             return

@@ -79,6 +79,7 @@ IDLE_SLICE_NS = 50_000_000
 FAST_MIN_SLICE_NS = 200_000
 FAST_UNMASK_STEPS = 64  # an idle guest re-checks host work at least this often
 IDLE_WITHOUT_DEADLINE_NS = 1_000_000_000
+COUNTED_RUN_MAX = 4096  # instructions: a run this short keeps Unicorn's count hook
 
 
 class ConsoleBuffer:
@@ -215,6 +216,7 @@ class Machine(Traps):
         )
         self.exceptions.load(self.hypervisor.dispatcher.constant_calls())
         self._vcpu_thread = threading.get_ident()  # whichever thread last ran the vCPU
+        self._counting = False  # whether Unicorn has its instruction-count hook in
         self.uc.hook_add(unicorn.UC_HOOK_MEM_INVALID, self._on_unmapped)
         self.cpu.hook_system_registers(self._read_sysreg, self._write_sysreg)
         self.boot_state: BootState = self.board.load()
@@ -269,19 +271,25 @@ class Machine(Traps):
             self._inject_stage2_abort(self._pending_abort)
             self._pending_abort = None
             return self._finish(SingleStep())
-        pc = self.cpu.pc
-        # A code hook on the stepped instruction stops Unicorn's one-instruction count
-        # from taking effect (it ran on for a block or more): lift it for the step.
-        lifted = self.debug.remove_breakpoint(pc)
-        self.debug.skip_once_at(pc)  # and let a watchpoint it triggers pass
+        self.debug.skip_once_at(self.cpu.pc)  # a breakpoint or watchpoint on it: pass
         try:
-            self.uc.emu_start(self.cpu.resume_address(), self._never, count=1)
+            self._execute(count=1)
         except unicorn.UcError as error:
             return self._finish(self._emulation_error(error) or SingleStep())
-        finally:
-            if lifted:
-                self.debug.add_breakpoint(pc)
         return self._finish(self._stop or SingleStep())
+
+    def _execute(self, *, count: int = 0, timeout_us: int = 0) -> None:
+        """Run Unicorn from the vCPU's pc (``count`` > 0: at most that many instructions).
+
+        Unicorn counts with a code hook it adds at the first counted start and keeps,
+        and drops (flushing all translated code) at the first uncounted one. Code
+        translated while the hook was absent has no call to it, so counting starts
+        with a flush too: else a step after a continue ran on to the end of a block.
+        """
+        if count and not self._counting:
+            self.uc.ctl_flush_tb()
+        self._counting = count > 0
+        self.uc.emu_start(self.cpu.resume_address(), self._never, timeout=timeout_us, count=count)
 
     def _take_vcpu(self) -> None:
         """Before the vCPU runs (or steps) on the calling thread."""
@@ -300,6 +308,12 @@ class Machine(Traps):
         """Run until a stop. ``wait_idle=False``: return Idle rather than wait in host
         time for an idle guest's wake-up (the WFI then returns early, as it may)."""
         deadline = None if max_instructions is None else self.clock.instructions + max_instructions
+        # A short run keeps Unicorn's instruction count on: dropping it (count 0) makes
+        # Unicorn flush every translated block, ~150 us, which a debugger alternating
+        # steps (which need it) and short continues would otherwise pay at each one.
+        counted = max_instructions is not None and max_instructions <= COUNTED_RUN_MAX
+        if not counted:
+            self.debug.drop_parked()
         self._take_vcpu()
         if self._pending_abort is not None:
             self._inject_stage2_abort(self._pending_abort)
@@ -337,7 +351,8 @@ class Machine(Traps):
                 if self.config.fast:
                     self._fast_slice(deadline, next_tick)
                 else:
-                    self.uc.emu_start(self.cpu.resume_address(), self._never)
+                    left = deadline - self.clock.instructions if counted else 0  # type: ignore[operator]
+                    self._execute(count=max(1, left) if counted else 0)
             except unicorn.UcError as error:
                 fault = self._emulation_error(error)
                 if fault is not None:
@@ -379,13 +394,11 @@ class Machine(Traps):
         if self.board.gic.irq_pending(0) or (self.stress is not None and self.stress.active):
             timeout_ns = FAST_MIN_SLICE_NS  # poll for the unmask, or feed the backend
         count = 0 if budget is None else budget  # a budget costs Unicorn's per-insn count
-        self.uc.emu_start(
-            self.cpu.resume_address(), self._never, timeout=timeout_ns // 1000, count=count
-        )
+        self._execute(count=count, timeout_us=timeout_ns // 1000)
 
     def _step_until_unmasked(self) -> None:
         for _ in range(FAST_UNMASK_STEPS):
-            self.uc.emu_start(self.cpu.resume_address(), self._never, count=1)
+            self._execute(count=1)
             if self._stop is not None or not self.cpu.interrupts_masked():
                 return
 
