@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from xgdbvm.rsp import commands as c
 from xgdbvm.rsp.connection import (
+    RLE_MIN_PAYLOAD,
     CommandReceived,
     Event,
     InterruptRequested,
@@ -17,6 +19,7 @@ from xgdbvm.rsp.connection import (
 )
 from xgdbvm.rsp.constants import ThreadOp
 from xgdbvm.rsp.framing import encode_packet
+from xgdbvm.rsp.parse import parse_command
 from xgdbvm.rsp.session import Capabilities
 from xgdbvm.rsp.thread_id import ThreadId
 
@@ -285,12 +288,18 @@ def test_reset_forgets_the_peer() -> None:
     assert exchange(conn, pkt(b"g")) == ([CommandReceived(c.ReadRegisters())], b"+")
 
 
-def test_rle_replies() -> None:
+def test_rle_replies_long_ones_only() -> None:
     conn = RspConnection(rle=True)
     conn.receive_data(pkt(b"g"))
     conn.data_to_send()
+    conn.send(b"0" * RLE_MIN_PAYLOAD)
+    sent = conn.data_to_send()
+    assert sent == encode_packet(b"0" * RLE_MIN_PAYLOAD, rle=True)
+    assert len(sent) < 16
+    # A short reply goes out as it is: encoding costs more time than it saves bytes.
+    conn.receive_data(pkt(b"g"))
     conn.send(b"0" * 16)
-    assert conn.data_to_send() == encode_packet(b"0" * 16, rle=True)
+    assert conn.data_to_send() == b"+" + encode_packet(b"0" * 16)
 
 
 @given(st.data())
@@ -404,3 +413,24 @@ def test_what_reuse_keeps_is_bounded_in_size_and_number() -> None:
     assert exchange(conn, pkt(last))[0] == [
         CommandReceived(c.ReadMemory(0x2000 + REUSE_MAX_REPLIES, 1))
     ]
+
+
+@pytest.mark.parametrize("no_ack", [False, True])
+def test_a_repeated_packet_is_the_same_command_each_time(no_ack: bool) -> None:
+    # No-ack mode answers a chunk it has parsed before without decoding it again.
+    conn = RspConnection()
+    if no_ack:
+        conn.receive_data(pkt(b"QStartNoAckMode"))
+        conn.receive_data(b"+")
+        conn.data_to_send()
+    for _ in range(3):
+        events = conn.receive_data(pkt(b"vCont;s:1"))
+        assert [type(e) for e in events] == [CommandReceived]
+        assert events[0] == CommandReceived(parse_command(b"vCont;s:1"))
+        assert conn.data_to_send() == (b"" if no_ack else b"+")
+        conn.send(b"T05")
+        conn.data_to_send()
+        conn.receive_data(b"+")
+    # Two packets in one chunk are still both seen.
+    events = conn.receive_data(pkt(b"g") + pkt(b"?"))
+    assert events == [CommandReceived(c.ReadRegisters()), CommandReceived(c.QueryHaltReason())]

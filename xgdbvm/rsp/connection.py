@@ -42,6 +42,13 @@ from .session import Capabilities, ReplyFormat, Session
 # never a dump's chunks, which would otherwise all stay alive until the next resume.
 REUSE_MAX_FRAME = 4096
 REUSE_MAX_REPLIES = 64
+# Parsed commands are kept for small frames only (never a memory write's data), and
+# forgotten all at once when full: what gdb repeats comes back within a few stops.
+PARSED_MAX_FRAME = 64
+# Run-length encoding pays on long replies (a dump of zeroed RAM, the registers); on
+# a stop reply or a word of code it saves a few bytes and costs more than it saves.
+RLE_MIN_PAYLOAD = 256
+PARSED_MAX_ENTRIES = 256
 
 # --- events -----------------------------------------------------------------
 
@@ -110,17 +117,26 @@ class RspConnection:
         self._awaiting: cmd.Command | None = None
         self._awaiting_frame = b""
         self._replies: dict[bytes, bytes] = {}  # request frame -> reply frame
+        self._parsed: dict[bytes, cmd.Command] = {}  # request frame -> its command
         self._format: ReplyFormat | None = None
 
     # --- input --------------------------------------------------------------
 
     def receive_data(self, data: bytes | bytearray) -> list[Event]:
-        if self._replies and not self._decoder.in_packet:
-            reply = self._replies.get(bytes(data))
+        events: list[Event] = []
+        if not self.session.ack_mode and not self._decoder.in_packet:
+            # In no-ack mode GDB sends each packet as one chunk, and repeats many
+            # (the step, the reads at the pc): a chunk seen before is answered from
+            # the kept reply, or at least not decoded and parsed again.
+            frame = bytes(data)
+            reply = self._replies.get(frame)
             if reply is not None:
                 self._out += reply
-                return []
-        events: list[Event] = []
+                return events
+            command = self._parsed.get(frame)
+            if command is not None:
+                self._on_command(command, frame, events)
+                return events
         for frame_event in self._decoder.feed(data):
             handler = _FRAME_HANDLERS[type(frame_event)]
             handler(self, frame_event, events)
@@ -132,6 +148,15 @@ class RspConnection:
             self._out += b"+"
         self._implicit_ack()
         command = parse_command(event.payload, self.limits)
+        # The frame as the peer sends it again: gdb never escapes these packets.
+        frame = fr.encode_packet(event.payload)
+        if not self.session.ack_mode and len(frame) <= PARSED_MAX_FRAME:
+            if len(self._parsed) >= PARSED_MAX_ENTRIES:
+                self._parsed.clear()
+            self._parsed[frame] = command  # parsing is a pure function of the frame
+        self._on_command(command, frame, events)
+
+    def _on_command(self, command: cmd.Command, frame: bytes, events: list[Event]) -> None:
         if type(command) not in READ_ONLY:
             self._replies.clear()
         handler = _SESSION_HANDLERS.get(type(command))
@@ -141,8 +166,7 @@ class RspConnection:
         else:
             self._awaiting = command
             if self.reuse_replies and not self.session.ack_mode and type(command) in READ_ONLY:
-                # The frame as the peer sends it again: gdb never escapes these packets.
-                self._awaiting_frame = fr.encode_packet(event.payload)
+                self._awaiting_frame = frame
             events.append(CommandReceived(command))
 
     def _on_ack(self, event: fr.FrameEvent, events: list[Event]) -> None:
@@ -315,7 +339,7 @@ class RspConnection:
         return replies.error(code, message, fmt=self.session.reply_format)
 
     def _queue_reply(self, payload: bytes) -> bytes:
-        frame = fr.encode_packet(payload, rle=self.rle)
+        frame = fr.encode_packet(payload, rle=self.rle and len(payload) >= RLE_MIN_PAYLOAD)
         if not self.session.ack_mode:
             self._unacked.clear()
             self._out += frame
