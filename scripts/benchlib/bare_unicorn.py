@@ -7,12 +7,17 @@ time only uc.emu_start.
 
 from __future__ import annotations
 
+import ctypes
 import struct
+import subprocess
 import time
+from pathlib import Path
+from typing import Any
 
 import unicorn
 from unicorn import arm64_const as a64
 from unicorn import arm_const as a32
+from unicorn import unicorn_py3
 
 from benchlib.elf import Elf
 from benchlib.targets import Hotloop
@@ -34,12 +39,47 @@ def _count_reg(arch: str) -> int:
     return int(a64.UC_ARM64_REG_X0 if arch == "arm64" else a32.UC_ARM_REG_R0)
 
 
-def hotloop_times(arch: str, elf: Elf, counts: tuple[int, int]) -> tuple[float, float]:
-    """emu_start seconds for hotloop_countdown(n) for each n: the ELF's own bytes, no hooks,
-    run from the function's entry until its return instruction (not executed)."""
+EMPTY_HOOK_C = (
+    "void empty_block_hook(void *uc, unsigned long long address, unsigned size, void *data)"
+    " {}\n"
+)
+
+
+def empty_block_hook(tmp: Path) -> Any:
+    """A native block hook that does nothing, compiled here: the floor of counting the
+    guest's instructions by block inside Unicorn, whatever the hook then does."""
+    source, library = tmp / "empty_hook.c", tmp / "empty_hook.so"
+    source.write_text(EMPTY_HOOK_C)
+    subprocess.run(
+        ["clang", "-O2", "-shared", "-fPIC", "-o", str(library), str(source)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return ctypes.CDLL(str(library)).empty_block_hook
+
+
+def _add_native_block_hook(uc: unicorn.Uc, function: Any) -> None:
+    handle = ctypes.c_size_t()
+    uclib: Any = unicorn_py3.unicorn.uclib
+    address = ctypes.cast(function, ctypes.c_void_p)
+    err = uclib.uc_hook_add(
+        uc._uch, ctypes.byref(handle), unicorn.UC_HOOK_BLOCK, address, None,
+        ctypes.c_uint64(1), ctypes.c_uint64(0),
+    )  # fmt: skip
+    if err != 0:
+        raise unicorn.UcError(err)
+
+
+def hotloop_times(
+    arch: str, elf: Elf, counts: tuple[int, int], block_hook: Any = None
+) -> tuple[float, float]:
+    """emu_start seconds for hotloop_countdown(n) for each n: the ELF's own bytes, no hooks
+    (or only ``block_hook``, a native function), run from the function's entry until its
+    return instruction (not executed)."""
     loop = Hotloop.of(elf)
     code = elf.read(loop.func, loop.ret + 4 - loop.func)
     uc = _new(arch)
+    if block_hook is not None:
+        _add_native_block_hook(uc, block_hook)
     base = loop.func & ~(PAGE - 1)
     uc.mem_map(base, 2 * PAGE)
     uc.mem_write(loop.func, code)
