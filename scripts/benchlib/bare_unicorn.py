@@ -40,8 +40,7 @@ def _count_reg(arch: str) -> int:
 
 
 EMPTY_HOOK_C = (
-    "void empty_block_hook(void *uc, unsigned long long address, unsigned size, void *data)"
-    " {}\n"
+    "void empty_block_hook(void *uc, unsigned long long address, unsigned size, void *data) {}\n"
 )
 
 
