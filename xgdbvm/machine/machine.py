@@ -311,8 +311,12 @@ class Machine(Traps):
         # A short run keeps Unicorn's instruction count on: dropping it (count 0) makes
         # Unicorn flush every translated block, ~150 us, which a debugger alternating
         # steps (which need it) and short continues would otherwise pay at each one.
-        counted = max_instructions is not None and max_instructions <= COUNTED_RUN_MAX
-        if not counted:
+        counted_until = (
+            deadline
+            if max_instructions is not None and max_instructions <= COUNTED_RUN_MAX
+            else None
+        )
+        if counted_until is None:
             self.debug.drop_parked()
         self._take_vcpu()
         if self._pending_abort is not None:
@@ -351,8 +355,12 @@ class Machine(Traps):
                 if self.config.fast:
                     self._fast_slice(deadline, next_tick)
                 else:
-                    left = deadline - self.clock.instructions if counted else 0  # type: ignore[operator]
-                    self._execute(count=max(1, left) if counted else 0)
+                    left = (
+                        0
+                        if counted_until is None
+                        else max(1, counted_until - self.clock.instructions)
+                    )
+                    self._execute(count=left)
             except unicorn.UcError as error:
                 fault = self._emulation_error(error)
                 if fault is not None:
