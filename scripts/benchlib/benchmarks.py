@@ -174,10 +174,18 @@ def _gdb_pair(
     ]
 
 
+# The rate gdb-multiarch itself allows: the steps (continues) per second of its own CPU
+# time during the timed command, i.e. what it would reach with a server taking no time.
+GDB_CEILING = "gdb's own CPU alone (zero-time server)"
+
+
 def build_stepi(arch_name: str, _sizes: Sizes) -> Case:
     contenders = _gdb_pair(ARCHES[arch_name], gdbscripts.STEPI, _stepi_extra, _checked_stepi)
-    row = Row("stepi", "steps/s", True, (0, "rate"), (1, "rate"))
-    return Case("stepi", arch_name, contenders, [row])
+    rows = [
+        Row("stepi", "steps/s", True, (0, "rate"), (1, "rate")),
+        Row("stepi", "steps/s", True, (0, "rate"), (0, "gdb_ceiling"), GDB_CEILING),
+    ]
+    return Case("stepi", arch_name, contenders, rows)
 
 
 def _continue_extra(ctx: Ctx) -> dict[str, object]:
@@ -202,8 +210,14 @@ def _checked_continue(
 def build_continue(arch_name: str, _sizes: Sizes) -> Case:
     arch = ARCHES[arch_name]
     contenders = _gdb_pair(arch, gdbscripts.CONTINUE, _continue_extra, _checked_continue)
-    row = Row("continue to a breakpoint", "continues/s", True, (0, "rate"), (1, "rate"))
-    return Case("continue", arch_name, contenders, [row])
+    rows = [
+        Row("continue to a breakpoint", "continues/s", True, (0, "rate"), (1, "rate")),
+        Row(
+            "continue to a breakpoint", "continues/s", True, (0, "rate"), (0, "gdb_ceiling"),
+            GDB_CEILING,
+        ),
+    ]  # fmt: skip
+    return Case("continue", arch_name, contenders, rows)
 
 
 def _dump_measure(server: str) -> Callable[[Ctx], dict[str, float]]:
@@ -683,7 +697,10 @@ def _d_stepi(s: Sizes) -> str:
         '`gdb.execute("stepi N", to_string=True)` takes, timed inside gdb with '
         "`time.perf_counter()`. The harness checks that the count register dropped by N/2. "
         "Same ELF, same script against QEMU's gdbstub (`-S -gdb tcp:127.0.0.1:PORT`). "
-        "A new server and a new gdb for every run; their start-up is not timed."
+        "A new server and a new gdb for every run; their start-up is not timed. "
+        "**gdb's own CPU alone**: N divided by gdb's own CPU time (`time.process_time()` "
+        "inside gdb) over the same command, the rate gdb would reach against a server that "
+        "answered in no time: the ceiling any server can reach with this client."
     )
 
 
@@ -693,7 +710,8 @@ def _d_continue(s: Sizes) -> str:
         f"`continue` to reach it; the figure is {s.continues} further `continue`s divided by "
         "their seconds, timed inside gdb. Each continue is gdb's full cycle: step off the "
         "breakpoint with it removed, insert it, resume, stop, read what it needs. The harness "
-        f"checks that the loop ran exactly {s.continues} iterations and stopped at hotloop_iter."
+        f"checks that the loop ran exactly {s.continues} iterations and stopped at hotloop_iter. "
+        "gdb's own CPU alone: as for stepi."
     )
 
 
@@ -756,7 +774,7 @@ def _d_hypercall(s: Sizes) -> str:
         f"`hvc #0xea1`); round trips per second = ({n2:,} - {n1:,}) / (t2 - t1). Its answer "
         "never changes, so xgdbvm's native exception hook answers it without Python and "
         "hands the calls to tracing in batches (xgdbvm/machine/fastcalls.py). **Model "
-        'answers**: the same with `xgdbvm.test=hcall-model`, N = '
+        "answers**: the same with `xgdbvm.test=hcall-model`, N = "
         f"{m1:,} and {m2:,}: each call `HYPERVISOR_xen_version(XENVER_get_features, &fi)`, "
         "which the Python hypervisor model answers by writing guest memory, as most "
         "hypercalls need. Reference for both: a "
