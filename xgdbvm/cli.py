@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from xgdbvm.machine.errors import ConfigError
-from xgdbvm.trace_cli import add_trace_parser, command_trace
 
 if TYPE_CHECKING:
     from xgdbvm.machine.board import MachineConfig
@@ -82,7 +81,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"xgdbvm: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, with_trace: bool = True) -> argparse.ArgumentParser:
+    """The command line; ``with_trace=False`` leaves out the ``trace`` command, whose
+    options come with the trace readers (~25 ms of imports): ``main`` does so when the
+    command is ``run``, which never needs them."""
     parser = _Parser(prog="xgdbvm", description="A GDB-remote Xen-on-ARM virtual machine.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = commands.add_parser("run", help="boot a guest and serve it")
@@ -152,7 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="make the guest wait for slow trace subscribers instead of dropping events",
     )
-    add_trace_parser(commands)
+    if with_trace:
+        from xgdbvm.trace_cli import add_trace_parser
+
+        add_trace_parser(commands)
     return parser
 
 
@@ -412,6 +417,12 @@ async def _serve(
     return (outcome[0] if outcome else server.runner.last_stop), interrupted
 
 
+def command_trace(args: argparse.Namespace) -> int:
+    from xgdbvm.trace_cli import command_trace
+
+    return command_trace(args)
+
+
 COMMANDS = {"run": command_run, "trace": command_trace}
 
 
@@ -433,7 +444,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        args = build_parser().parse_args(argv)
+        argv = sys.argv[1:] if argv is None else list(argv)
+        args = build_parser(with_trace=argv[:1] != ["run"]).parse_args(argv)
         if args.command != "run":
             _end_startup()
         return COMMANDS[args.command](args)
