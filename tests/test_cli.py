@@ -123,13 +123,13 @@ def test_a_port_in_use_is_one_clear_line(option: str) -> None:
 
 
 def test_run_announces_before_loading_what_serving_needs() -> None:
-    """Start-up time: the announce does not wait for Trio, the server, the trace modules
-    or the stage-1 walkers (the machine is built and its sockets listen; the rest loads
-    after)."""
+    """Start-up time: the announce does not wait for Trio, the server, the trace modules,
+    the stage-1 walkers or construct (the machine is built and its sockets listen; the
+    rest loads when first used)."""
     probe = (
         "import sys, xgdbvm.cli as cli\n"
         "def announce(text):\n"
-        "    late = ('trio', 'xgdbvm.trace', 'xgdbvm.server.app', 'xgdbvm.rsp',\n"
+        "    late = ('trio', 'xgdbvm.trace', 'xgdbvm.server.app', 'xgdbvm.rsp', 'construct',\n"
         "            'xgdbvm.machine.mmu.walk', 'xgdbvm.machine.mmu.result')\n"
         "    print(sorted(m for m in sys.modules if m.startswith(late)))\n"
         "    raise SystemExit(0)\n"

@@ -14,10 +14,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TypeVar
 
-from construct import Bytes, Int8ul, Int16ul, Int32ul, Int64ul, Struct
-
 from xgdbvm.machine.xen.guest import GuestAccess
-from xgdbvm.machine.xen.structs import GuestStruct
+from xgdbvm.machine.xen.structs import GuestStruct, Layout
 
 S = TypeVar("S", bound=GuestStruct)
 
@@ -61,7 +59,9 @@ class EvtchnStat(IntEnum):
 
 @dataclass(frozen=True)
 class AllocUnbound(GuestStruct):
-    LAYOUT = Struct("dom" / Int16ul, "remote_dom" / Int16ul, "port" / Int32ul)
+    LAYOUT = Layout(
+        lambda c: c.Struct("dom" / c.Int16ul, "remote_dom" / c.Int16ul, "port" / c.Int32ul)
+    )
 
     dom: int = 0
     remote_dom: int = 0
@@ -70,8 +70,13 @@ class AllocUnbound(GuestStruct):
 
 @dataclass(frozen=True)
 class BindInterdomain(GuestStruct):
-    LAYOUT = Struct(
-        "remote_dom" / Int16ul, "pad" / Int16ul, "remote_port" / Int32ul, "local_port" / Int32ul
+    LAYOUT = Layout(
+        lambda c: c.Struct(
+            "remote_dom" / c.Int16ul,
+            "pad" / c.Int16ul,
+            "remote_port" / c.Int32ul,
+            "local_port" / c.Int32ul,
+        )
     )
 
     remote_dom: int = 0
@@ -82,7 +87,7 @@ class BindInterdomain(GuestStruct):
 
 @dataclass(frozen=True)
 class BindVirq(GuestStruct):
-    LAYOUT = Struct("virq" / Int32ul, "vcpu" / Int32ul, "port" / Int32ul)
+    LAYOUT = Layout(lambda c: c.Struct("virq" / c.Int32ul, "vcpu" / c.Int32ul, "port" / c.Int32ul))
 
     virq: int = 0
     vcpu: int = 0
@@ -91,7 +96,7 @@ class BindVirq(GuestStruct):
 
 @dataclass(frozen=True)
 class BindPirq(GuestStruct):
-    LAYOUT = Struct("pirq" / Int32ul, "flags" / Int32ul, "port" / Int32ul)
+    LAYOUT = Layout(lambda c: c.Struct("pirq" / c.Int32ul, "flags" / c.Int32ul, "port" / c.Int32ul))
 
     pirq: int = 0
     flags: int = 0
@@ -102,7 +107,7 @@ class BindPirq(GuestStruct):
 class PortArg(GuestStruct):
     """``evtchn_close``, ``evtchn_send`` and ``evtchn_unmask``: one port."""
 
-    LAYOUT = Struct("port" / Int32ul)
+    LAYOUT = Layout(lambda c: c.Struct("port" / c.Int32ul))
 
     port: int = 0
 
@@ -111,14 +116,16 @@ class PortArg(GuestStruct):
 class Status(GuestStruct):
     """``evtchn_status``; the union at 16 is two raw u32 words."""
 
-    LAYOUT = Struct(
-        "dom" / Int16ul,
-        "pad" / Int16ul,
-        "port" / Int32ul,
-        "status" / Int32ul,
-        "vcpu" / Int32ul,
-        "union0" / Int32ul,
-        "union1" / Int32ul,
+    LAYOUT = Layout(
+        lambda c: c.Struct(
+            "dom" / c.Int16ul,
+            "pad" / c.Int16ul,
+            "port" / c.Int32ul,
+            "status" / c.Int32ul,
+            "vcpu" / c.Int32ul,
+            "union0" / c.Int32ul,
+            "union1" / c.Int32ul,
+        )
     )
 
     dom: int = 0
@@ -132,7 +139,7 @@ class Status(GuestStruct):
 
 @dataclass(frozen=True)
 class BindIpi(GuestStruct):
-    LAYOUT = Struct("vcpu" / Int32ul, "port" / Int32ul)
+    LAYOUT = Layout(lambda c: c.Struct("vcpu" / c.Int32ul, "port" / c.Int32ul))
 
     vcpu: int = 0
     port: int = 0  # OUT
@@ -140,7 +147,7 @@ class BindIpi(GuestStruct):
 
 @dataclass(frozen=True)
 class BindVcpu(GuestStruct):
-    LAYOUT = Struct("port" / Int32ul, "vcpu" / Int32ul)
+    LAYOUT = Layout(lambda c: c.Struct("port" / c.Int32ul, "vcpu" / c.Int32ul))
 
     port: int = 0
     vcpu: int = 0
@@ -148,19 +155,21 @@ class BindVcpu(GuestStruct):
 
 @dataclass(frozen=True)
 class Reset(GuestStruct):
-    LAYOUT = Struct("dom" / Int16ul)
+    LAYOUT = Layout(lambda c: c.Struct("dom" / c.Int16ul))
 
     dom: int = 0
 
 
 @dataclass(frozen=True)
 class InitControl(GuestStruct):
-    LAYOUT = Struct(
-        "control_gfn" / Int64ul,
-        "offset" / Int32ul,
-        "vcpu" / Int32ul,
-        "link_bits" / Int8ul,
-        "pad" / Bytes(7),
+    LAYOUT = Layout(
+        lambda c: c.Struct(
+            "control_gfn" / c.Int64ul,
+            "offset" / c.Int32ul,
+            "vcpu" / c.Int32ul,
+            "link_bits" / c.Int8ul,
+            "pad" / c.Bytes(7),
+        )
     )
 
     control_gfn: int = 0
@@ -172,14 +181,14 @@ class InitControl(GuestStruct):
 
 @dataclass(frozen=True)
 class ExpandArray(GuestStruct):
-    LAYOUT = Struct("array_gfn" / Int64ul)
+    LAYOUT = Layout(lambda c: c.Struct("array_gfn" / c.Int64ul))
 
     array_gfn: int = 0
 
 
 @dataclass(frozen=True)
 class SetPriority(GuestStruct):
-    LAYOUT = Struct("port" / Int32ul, "priority" / Int32ul)
+    LAYOUT = Layout(lambda c: c.Struct("port" / c.Int32ul, "priority" / c.Int32ul))
 
     port: int = 0
     priority: int = 0
