@@ -248,11 +248,13 @@ def command_run(args: argparse.Namespace) -> int:
     # From here on there are a state directory and sockets to clean up: SIGINT and
     # SIGTERM are held (blocked, not lost) until the server catches them.
     unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    # The run's state directory: private (0700), removed when the run ends.
-    state_dir = None if args.xenstore_socket else Path(tempfile.mkdtemp(prefix="xgdbvm-"))
+    state_dir: Path | None = None
     opened: list[Listening] = []
     xenstore: Listening | None = None
     try:
+        # The run's state directory: private (0700), removed when the run ends.
+        if not args.xenstore_socket:
+            state_dir = Path(tempfile.mkdtemp(prefix="xgdbvm-"))
         # Listen with the standard library and announce before importing Trio and the
         # server (~0.1 s): a client that connects meanwhile waits in the accept queue.
         gdb: Endpoint | Listening | None = endpoint
@@ -337,8 +339,9 @@ def _open_trace_file(path: Path) -> TextIO:
 
 
 def _announce_listening(
-    image: Path, gdb: object, xenstore: Listening, trace: Listening | None
+    image: Path, gdb: Endpoint | Listening | None, xenstore: Listening, trace: Listening | None
 ) -> None:
+    """What a run serves; ``gdb`` is announced when it listens (not for stdio)."""
     from xgdbvm.server.listeners import Listening
 
     if isinstance(gdb, Listening):
