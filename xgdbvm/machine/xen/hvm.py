@@ -27,10 +27,9 @@ from typing import Final
 
 from xgdbvm.machine.xen.abi import DOMID_SELF, Hypercall
 from xgdbvm.machine.xen.errno import HypercallError, XenErrno
-from xgdbvm.machine.xen.evtchn.structs import read_struct, write_struct
 from xgdbvm.machine.xen.guest import GuestAccess
 from xgdbvm.machine.xen.hypercall import Call, Handler, SubopTable
-from xgdbvm.machine.xen.structs import GuestStruct, Layout
+from xgdbvm.machine.xen.structs import GuestStruct, Layout, read_struct, write_struct
 
 HVM_NR_PARAMS: Final = 39
 GUEST_EVTCHN_PPI: Final = 31

@@ -8,6 +8,10 @@ A ``Struct`` is declared as a ``Layout``, built the first time it is used: a mac
 reads no guest struct before the guest's first hypercall, and importing construct
 (which brings pdb, pickle and hashlib) and building every Struct cost ~20 ms of
 start-up. ``Layout(lambda c: c.Struct("port" / c.Int32ul))``: ``c`` is construct.
+
+``read_struct`` copies a struct in from a guest virtual address, ``write_struct``
+copies the whole struct back, as Xen's ``copy_from_guest``/``__copy_to_guest`` do:
+fields the guest passed in come back unchanged, padding included.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, fields
 from types import ModuleType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
+
+from xgdbvm.machine.xen.guest import GuestAccess
 
 
 class Layout:
@@ -55,3 +61,14 @@ class GuestStruct:
     def encode(self) -> bytes:
         values: dict[str, Any] = asdict(self)  # type: ignore[call-overload]
         return bytes(self.LAYOUT.get().build(values))
+
+
+S = TypeVar("S", bound=GuestStruct)
+
+
+def read_struct(guest: GuestAccess, struct: type[S], va: int) -> S:
+    return struct.decode(guest.read(va, struct.byte_size()))
+
+
+def write_struct(guest: GuestAccess, va: int, value: GuestStruct) -> None:
+    guest.write(va, value.encode())

@@ -34,11 +34,10 @@ from typing import Final
 
 from xgdbvm.machine.xen.abi import XEN_PAGE_SHIFT, XEN_PAGE_SIZE, Hypercall
 from xgdbvm.machine.xen.errno import HypercallError, XenErrno
-from xgdbvm.machine.xen.evtchn.structs import read_struct, write_struct
 from xgdbvm.machine.xen.guest import GuestAccess
 from xgdbvm.machine.xen.hypercall import Call, Handler, SubopTable
 from xgdbvm.machine.xen.shared_info import ALL_ONES64, VCPU_INFO_SIZE, VcpuInfos
-from xgdbvm.machine.xen.structs import GuestStruct, Layout
+from xgdbvm.machine.xen.structs import GuestStruct, Layout, read_struct, write_struct
 
 VCPU_INFO_ALIGN: Final = 8  # alignof(xen_ulong_t)
 _U32: Final = 0xFFFF_FFFF
