@@ -120,3 +120,24 @@ def test_a_port_in_use_is_one_clear_line(option: str) -> None:
         f"xgdbvm: {option}: cannot listen on 127.0.0.1:{port}: Address already in use"
     )
     assert "Traceback" not in result.stderr
+
+
+def test_run_announces_before_loading_what_serving_needs() -> None:
+    """Start-up time: the announce does not wait for Trio, the server, the trace modules,
+    the stage-1 walkers or construct (the machine is built and its sockets listen; the
+    rest loads when first used)."""
+    probe = (
+        "import sys, xgdbvm.cli as cli\n"
+        "def announce(text):\n"
+        "    late = ('trio', 'xgdbvm.trace', 'xgdbvm.server.app', 'xgdbvm.rsp', 'construct',\n"
+        "            'xgdbvm.machine.mmu.walk', 'xgdbvm.machine.mmu.result')\n"
+        "    print(sorted(m for m in sys.modules if m.startswith(late)))\n"
+        "    raise SystemExit(0)\n"
+        "cli._announce = announce\n"
+        "cli.main(['run', '--gdb', '127.0.0.1:0', '--wait-for-gdb'])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -11,17 +11,17 @@ import gc
 import os
 import re
 import shutil
+import signal
 import stat
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from xgdbvm.machine.errors import ConfigError
-from xgdbvm.trace_cli import add_trace_parser, command_trace
 
 if TYPE_CHECKING:
     from xgdbvm.machine.board import MachineConfig
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from xgdbvm.machine.memory import P2mLayout
     from xgdbvm.machine.stop import StopReason
     from xgdbvm.server.app import ServeOptions
+    from xgdbvm.server.endpoints import Endpoint
+    from xgdbvm.server.listeners import Listening
 
 # The machine, the server and Trio are imported by the commands that use them (about
 # 0.3 s of start-up), so that parsing arguments, `--help` and `xgdbvm trace` do not pay
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parent.parent
 EXIT_POWEROFF, EXIT_FAILURE, EXIT_USAGE, EXIT_REBOOT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}  # what server.app.wait_for_signals catches
 
 
 def default_image(arch: str) -> Path:
@@ -78,7 +81,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"xgdbvm: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, with_trace: bool = True) -> argparse.ArgumentParser:
+    """The command line; ``with_trace=False`` leaves out the ``trace`` command, whose
+    options come with the trace readers (~25 ms of imports): ``main`` does so when the
+    command is ``run``, which never needs them."""
     parser = _Parser(prog="xgdbvm", description="A GDB-remote Xen-on-ARM virtual machine.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = commands.add_parser("run", help="boot a guest and serve it")
@@ -148,7 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="make the guest wait for slow trace subscribers instead of dropping events",
     )
-    add_trace_parser(commands)
+    if with_trace:
+        from xgdbvm.trace_cli import add_trace_parser
+
+        add_trace_parser(commands)
     return parser
 
 
@@ -206,12 +215,9 @@ def exit_status(reason: StopReason) -> int:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    import trio
-
     from xgdbvm.machine.machine import Machine
-    from xgdbvm.machine.stop import HostInterrupt
-    from xgdbvm.server.app import ConsolePrinter, ServeOptions
     from xgdbvm.server.endpoints import EndpointError, StdioEndpoint, TcpEndpoint, parse_endpoint
+    from xgdbvm.server.listeners import GDB_UNIX_BACKLOG, listen, listen_xenstore
 
     try:
         endpoint = parse_endpoint(args.gdb) if args.gdb else None
@@ -238,40 +244,119 @@ def command_run(args: argparse.Namespace) -> int:
     if args.trace_lossless and trace is None:
         raise ConfigError("--trace-lossless needs --trace")
     machine = Machine(machine_config(args))
-    # The run's state directory: private (0700), removed when the run ends.
-    state_dir = None if args.xenstore_socket else Path(tempfile.mkdtemp(prefix="xgdbvm-"))
+    trace_file = None if args.trace_file is None else _open_trace_file(args.trace_file)
+    # From here on there are a state directory and sockets to clean up: SIGINT and
+    # SIGTERM are held (blocked, not lost) until the server catches them.
+    unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    state_dir: Path | None = None
+    opened: list[Listening] = []
+    xenstore: Listening | None = None
+    try:
+        # The run's state directory: private (0700), removed when the run ends.
+        if not args.xenstore_socket:
+            state_dir = Path(tempfile.mkdtemp(prefix="xgdbvm-"))
+        # Listen with the standard library and announce before importing Trio and the
+        # server (~0.1 s): a client that connects meanwhile waits in the accept queue.
+        gdb: Endpoint | Listening | None = endpoint
+        if endpoint is not None and not isinstance(endpoint, StdioEndpoint):
+            gdb = listen(endpoint, "--gdb", unix_backlog=GDB_UNIX_BACKLOG)
+            opened.append(gdb)
+        assert not isinstance(trace, StdioEndpoint)  # parse_endpoint refused it
+        trace_on = None if trace is None else listen(trace, "--trace")
+        if trace_on is not None:
+            opened.append(trace_on)
+        xenstore = listen_xenstore(args.xenstore_socket or (state_dir or Path()) / "xenstored.sock")
+        opened.append(xenstore)
+        _announce_listening(machine.config.image, gdb, xenstore, trace_on)
+        return _serve_run(machine, args, gdb, trace_on, xenstore, trace_file, unblocked)
+    finally:
+        # What the server took over it has closed already; this is for when it did not.
+        for listening in opened:
+            listening.close()
+        if xenstore is not None and xenstore.path is not None:
+            xenstore.path.unlink(missing_ok=True)
+        if trace_file is not None:
+            trace_file.close()
+        signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
+        if state_dir is not None:
+            shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def _serve_run(
+    machine: Machine,
+    args: argparse.Namespace,
+    gdb: Endpoint | Listening | None,
+    trace: Listening | None,
+    xenstore: Listening,
+    trace_file: TextIO | None,
+    unblocked: Iterable[int],
+) -> int:
+    """Serve the machine until it ends (or Ctrl-C), then its summary and exit status."""
+    import trio
+
+    from xgdbvm.machine.stop import HostInterrupt
+    from xgdbvm.server.app import ConsolePrinter, ServeOptions
+    from xgdbvm.server.endpoints import StdioEndpoint
+
     # With GDB on stdio, stdout is the protocol: the console goes to stderr.
-    console = sys.stderr.buffer if isinstance(endpoint, StdioEndpoint) else sys.stdout.buffer
-    machine.observers.subscribe(ConsolePrinter(console))
+    stdio = isinstance(gdb, StdioEndpoint)
+    machine.observers.subscribe(ConsolePrinter(sys.stderr.buffer if stdio else sys.stdout.buffer))
     options = ServeOptions(
-        gdb=endpoint,
+        gdb=gdb,
         wait_for_gdb=args.wait_for_gdb,
         max_instructions=args.max_instructions,
         restart_on_reboot=args.on_reboot == "restart",
         trace=trace,
-        trace_file=args.trace_file,
+        trace_file=trace_file,
         trace_lossless=args.trace_lossless,
-        xenstore_socket=args.xenstore_socket or (state_dir or Path()) / "xenstored.sock",
-        console_input=None if isinstance(endpoint, StdioEndpoint) else _console_input_fd(),
+        xenstore_socket=xenstore,
+        console_input=None if stdio else _console_input_fd(),
     )
     _end_startup()
     started = time.perf_counter()
     try:
-        stop, interrupted = trio.run(_serve, machine, options, args)
+        stop, interrupted = trio.run(_serve, machine, options, unblocked)
     except BaseExceptionGroup as group:
-        # A listener that cannot start (a port in use, a bad path) is a usage error.
+        # A server that cannot start (a bad path) is a usage error.
         failed = group.subgroup(ConfigError)
         if failed is None:
             raise
         raise _first(failed) from None
-    finally:
-        if state_dir is not None:
-            shutil.rmtree(state_dir, ignore_errors=True)
     reason: StopReason = stop if stop is not None else HostInterrupt()
     print(summary(machine, reason, time.perf_counter() - started), file=sys.stderr)
-    if endpoint is not None and interrupted:
+    if gdb is not None and interrupted:
         return EXIT_POWEROFF
     return EXIT_INTERRUPTED if interrupted else exit_status(reason)
+
+
+def _open_trace_file(path: Path) -> TextIO:
+    """The --trace-file, opened before anything is announced: a path that cannot be
+    written is a one-line usage error, not one after the server said it was ready."""
+    try:
+        return path.open("w", encoding="utf-8", buffering=1)
+    except OSError as error:
+        raise ConfigError(f"--trace-file {path}: {error.strerror or error}") from None
+
+
+def _announce_listening(
+    image: Path, gdb: Endpoint | Listening | None, xenstore: Listening, trace: Listening | None
+) -> None:
+    """What a run serves; ``gdb`` is announced when it listens (not for stdio)."""
+    from xgdbvm.server.listeners import Listening
+
+    if isinstance(gdb, Listening):
+        _announce(
+            f"xgdbvm: GDB server on {gdb.address}; attach with:\n"
+            f"  gdb-multiarch {image} -ex 'target remote {gdb.address}'"
+        )
+    _announce(
+        f"xgdbvm: xenstore on {xenstore.address}; use it with: "
+        f"XENSTORED_PATH={xenstore.address} xenstore-ls"
+    )
+    if trace is not None:
+        _announce(
+            f"xgdbvm: trace server on {trace.address}; read it with: xgdbvm trace {trace.address}"
+        )
 
 
 def _first(group: BaseExceptionGroup[ConfigError]) -> ConfigError:
@@ -301,7 +386,7 @@ def _announce(text: str) -> None:
 
 
 async def _serve(
-    machine: Machine, options: ServeOptions, args: argparse.Namespace
+    machine: Machine, options: ServeOptions, unblocked: Iterable[int]
 ) -> tuple[StopReason | None, bool]:
     import trio
 
@@ -312,37 +397,33 @@ async def _serve(
     async with trio.open_nursery() as nursery:
         signals = trio.CancelScope()
 
-        async def watch_signals() -> None:
+        async def watch_signals(
+            *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        ) -> None:
             with signals:
-                await wait_for_signals(nursery.cancel_scope)
+                await wait_for_signals(nursery.cancel_scope, task_status=task_status)
 
         async def serve(*, task_status: trio.TaskStatus[Bound] = trio.TASK_STATUS_IGNORED) -> None:
             outcome.append(await server.serve(task_status=task_status))
             signals.cancel()
 
-        nursery.start_soon(watch_signals)
+        await nursery.start(watch_signals)
+        # Caught from now on: one that came since the announce is taken here.
+        signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
         bound = await nursery.start(serve)
         if bound.gdb is not None and bound.gdb != "stdio":
-            image = machine.config.image
-            _announce(
-                f"xgdbvm: GDB server on {bound.gdb}; attach with:\n"
-                f"  gdb-multiarch {image} -ex 'target remote {bound.gdb}'"
-            )
             # The server imports GDB support when a client connects; loading it now uses
             # the time until one does (gdb's own start-up is longer) instead of adding
             # ~0.15 s to the attach. Concurrent imports of a module wait for each other.
             threading.Thread(target=_load_gdb_support, name="gdb-preload", daemon=True).start()
-        if bound.xenstore is not None:
-            _announce(
-                f"xgdbvm: xenstore on {bound.xenstore}; use it with: "
-                f"XENSTORED_PATH={bound.xenstore} xenstore-ls"
-            )
-        if bound.trace is not None:
-            _announce(
-                f"xgdbvm: trace server on {bound.trace}; read it with: xgdbvm trace {bound.trace}"
-            )
     interrupted = not outcome
     return (outcome[0] if outcome else server.runner.last_stop), interrupted
+
+
+def command_trace(args: argparse.Namespace) -> int:
+    from xgdbvm.trace_cli import command_trace
+
+    return command_trace(args)
 
 
 COMMANDS = {"run": command_run, "trace": command_trace}
@@ -366,7 +447,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        args = build_parser().parse_args(argv)
+        argv = sys.argv[1:] if argv is None else list(argv)
+        args = build_parser(with_trace=argv[:1] != ["run"]).parse_args(argv)
         if args.command != "run":
             _end_startup()
         return COMMANDS[args.command](args)

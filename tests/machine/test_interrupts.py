@@ -96,3 +96,25 @@ def test_fast_mode_runs_without_the_instruction_clock(
     assert machine.run() == POWEROFF
     assert machine.clock.instructions == 0  # nothing counted: that is the point of --fast
     assert "hotloop: 1000000 iterations" in rec.console()
+
+
+def test_arm32_timer_scan_hooks_every_timer_access_in_the_image(
+    make_machine: MachineFactory,
+) -> None:
+    """The prefiltered scan hooks exactly what decoding every word would."""
+    from xgdbvm.machine.cpu.arm32 import _timer_access
+
+    machine, _ = make_machine("arm32")
+    expected = {
+        segment.address + offset
+        for segment in machine.layout.image.segments
+        for offset in range(0, len(segment.data) - 3, 4)
+        if _timer_access(int.from_bytes(segment.data[offset : offset + 4], "little"))
+    }
+    assert expected  # the firmware reads and programs the timer
+    assert set(machine.cpu._timer_hooks) == expected  # type: ignore[attr-defined]
+    # MRC p15, 0, r0, c14, c3, 1 (CNTV_CTL) once aligned, once straddling two words.
+    mrc = (0xEE1E0F33).to_bytes(4, "little")
+    code = bytes(4) + mrc + bytes(2) + mrc + bytes(2)
+    assert machine.cpu.scan_code(0x5000_0000, code) == 1
+    assert 0x5000_0004 in machine.cpu._timer_hooks  # type: ignore[attr-defined]

@@ -3,6 +3,8 @@ the Xen headers compiled for aarch64 and armv7a: identical)."""
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import pytest
 
 from xgdbvm.machine.xen.evtchn.structs import (
@@ -32,7 +34,7 @@ from xgdbvm.machine.xen.shared_info import (
     VcpuInfoField,
     VcpuTimeInfo,
 )
-from xgdbvm.machine.xen.structs import GuestStruct
+from xgdbvm.machine.xen.structs import GuestStruct, Layout
 from xgdbvm.machine.xen.vcpu import RegisterVcpuInfo, Runstate, RunstateArea
 
 CASES: list[tuple[GuestStruct, str]] = [
@@ -102,7 +104,10 @@ def test_sizes_match_the_compiled_headers() -> None:
         Runstate: 48,
     }
     assert {cls: cls.byte_size() for cls in sizes} == sizes
-    assert (VCPU_INFO.sizeof(), SHARED_INFO.sizeof()) == (VCPU_INFO_SIZE, SHARED_INFO_SIZE)
+    assert (VCPU_INFO.get().sizeof(), SHARED_INFO.get().sizeof()) == (
+        VCPU_INFO_SIZE,
+        SHARED_INFO_SIZE,
+    )
     assert (VCPU_INFO_SIZE, SHARED_INFO_SIZE) == (48, 1088)
 
 
@@ -171,3 +176,16 @@ def test_shared_info_needs_a_writable_page() -> None:
         SharedInfo(memoryview(bytes(4096)))
     with pytest.raises(ValueError, match="4096"):
         SharedInfo(memoryview(bytearray(1088)))
+
+
+def test_a_layout_is_built_once_when_first_used() -> None:
+    built: list[ModuleType] = []
+
+    def build(c: ModuleType) -> object:
+        built.append(c)
+        return object()
+
+    layout = Layout(build)
+    assert built == []
+    assert layout.get() is layout.get()
+    assert [module.__name__ for module in built] == ["construct"]

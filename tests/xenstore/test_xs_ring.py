@@ -55,10 +55,10 @@ def roundtrip(transport: RingTransport, guest: GuestRing, *msgs: Message) -> lis
 
 
 def test_layout_matches_the_c_struct() -> None:
-    assert XENSTORE_DOMAIN_INTERFACE.sizeof() == INTERFACE_SIZE == 2080
+    assert XENSTORE_DOMAIN_INTERFACE.get().sizeof() == INTERFACE_SIZE == 2080
     offsets = {}
     pos = 0
-    for sub in XENSTORE_DOMAIN_INTERFACE.subcons:
+    for sub in XENSTORE_DOMAIN_INTERFACE.get().subcons:
         offsets[sub.name] = pos
         pos += sub.sizeof()
     for field in RingOffset:

@@ -110,7 +110,7 @@ def test_known_bytes(msg: Message, raw: bytes) -> None:
 
 
 def test_header_struct_is_16_bytes() -> None:
-    assert HEADER.sizeof() == 16
+    assert HEADER.get().sizeof() == 16
 
 
 def test_reply_echoes_request_ids() -> None:

@@ -174,6 +174,7 @@ async def open_vm(
     machine = Machine(config)
     state_dir = Path(tempfile.mkdtemp(prefix="xgdbvm-"))
     server: Server | None = None
+    record_to = Path(trace_file) if trace_file is not None else None
     try:
         options = ServeOptions(
             gdb=TcpEndpoint(LOOPBACK, 0),
@@ -181,7 +182,7 @@ async def open_vm(
             max_instructions=max_instructions,
             restart_on_reboot=on_reboot == "restart",
             trace=TcpEndpoint(LOOPBACK, 0),
-            trace_file=Path(trace_file) if trace_file is not None else None,
+            trace_file=record_to,
             trace_lossless=trace_lossless,
             xenstore_socket=state_dir / "xenstored.sock",
         )
@@ -211,7 +212,7 @@ async def open_vm(
                 machine=machine,
                 server=server,
                 symbols=Symbols(machine.layout.image.symbols, str(config.image)),
-                trace_file=options.trace_file,
+                trace_file=record_to,
                 state_dir=state_dir,
             )
             vm.announcements = announcements

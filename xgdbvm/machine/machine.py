@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import unicorn
 
+from xgdbvm.machine import mmu
 from xgdbvm.machine.board import Board, Layout, MachineConfig
 from xgdbvm.machine.cpu.base import BootState, Cpu, Excp
 from xgdbvm.machine.debug import DebugHooks
@@ -39,15 +40,7 @@ from xgdbvm.machine.events import (
 from xgdbvm.machine.fastcalls import ExceptionHook
 from xgdbvm.machine.hypercall_breaks import HypercallBreaks
 from xgdbvm.machine.memory import PAGE_SIZE, GuestMemoryFault, PhysicalMemory
-from xgdbvm.machine.mmu import (
-    Access,
-    PageTableMap,
-    PhysicalReadError,
-    Translation,
-    check,
-    mappings,
-    translate,
-)
+from xgdbvm.machine.mmu import Access
 from xgdbvm.machine.stop import (
     BudgetExhausted,
     GuestFault,
@@ -491,20 +484,20 @@ class Machine(Traps):
         """A debugger's read: translation without permission checks."""
         return self.read_virtual(va, size, None)
 
-    def translate(self, va: int) -> Translation:
+    def translate(self, va: int) -> mmu.Translation:
         """The guest's stage-1 walk of ``va`` with its current MMU registers."""
-        return translate(self.cpu.translation_regime(), self._read_table, va)
+        return mmu.translate(self.cpu.translation_regime(), self._read_table, va)
 
-    def stage1_map(self) -> PageTableMap | None:
+    def stage1_map(self) -> mmu.PageTableMap | None:
         """The guest's whole stage-1 map as merged ranges; None while its MMU is off."""
         regime = self.cpu.translation_regime()
-        return mappings(regime, self._read_table) if regime.enabled else None
+        return mmu.mappings(regime, self._read_table) if regime.enabled else None
 
     def _read_table(self, ipa: int, size: int) -> bytes:
         try:
             return self.memory.read(ipa, size)
         except GuestMemoryFault:
-            raise PhysicalReadError(ipa, size) from None
+            raise mmu.PhysicalReadError(ipa, size) from None
 
     def virtual_to_ipa(self, va: int, access: Access | None = None) -> int:
         """Stage 1 as the vCPU would do it; with ``access``, its permissions too
@@ -512,10 +505,10 @@ class Machine(Traps):
         regime = self.cpu.translation_regime()
         if not regime.enabled:
             return va
-        walk = translate(regime, self._read_table, va)
+        walk = mmu.translate(regime, self._read_table, va)
         fault = walk.fault
         if fault is None and access is not None:
-            fault = check(walk, access, privileged=self.cpu.privileged())
+            fault = mmu.check(walk, access, privileged=self.cpu.privileged())
         if fault is not None or walk.ipa is None:
             why = f"stage 1 {fault.kind.value} fault at level {fault.level}" if fault else "no IPA"
             raise GuestMemoryFault(va, 1, why)

@@ -14,7 +14,7 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, ClassVar
+from typing import BinaryIO, ClassVar, TextIO
 
 import trio
 
@@ -25,7 +25,7 @@ from xgdbvm.machine.machine import Machine
 from xgdbvm.machine.stop import Shutdown, StopReason
 from xgdbvm.machine.xen.abi import ShutdownReason
 from xgdbvm.server.endpoints import Endpoint, StdioEndpoint
-from xgdbvm.server.listeners import open_listeners
+from xgdbvm.server.listeners import GDB_UNIX_BACKLOG, Listening, adopt, listen
 from xgdbvm.server.runner import MachineRunner
 from xgdbvm.server.trace_server import TraceServer, trace_recorder
 from xgdbvm.server.xenstore_socket import XenstoreSocketServer
@@ -40,14 +40,17 @@ REFUSAL_TIMEOUT = 5.0
 
 @dataclass(frozen=True)
 class ServeOptions:
-    gdb: Endpoint | None = None
+    """What to serve. An endpoint may also be given as sockets already listening on it
+    (``xgdbvm run`` listens before it imports Trio): the server adopts them."""
+
+    gdb: Endpoint | Listening | None = None
     wait_for_gdb: bool = False
     max_instructions: int | None = None
     restart_on_reboot: bool = False
-    trace: Endpoint | None = None
-    trace_file: Path | None = None
+    trace: Endpoint | Listening | None = None
+    trace_file: Path | TextIO | None = None  # a path, or a file open for writing
     trace_lossless: bool = False
-    xenstore_socket: Path | None = None
+    xenstore_socket: Path | Listening | None = None
     console_input: int | None = None  # a file descriptor whose bytes go to the PV console
 
 
@@ -161,7 +164,10 @@ class Server:
     # -- GDB ------------------------------------------------------------------------
 
     async def _serve_gdb(
-        self, endpoint: Endpoint, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
+        self,
+        endpoint: Endpoint | Listening,
+        *,
+        task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         if isinstance(endpoint, StdioEndpoint):
             stream = trio.StapledStream(
@@ -170,8 +176,10 @@ class Server:
             task_status.started("stdio")
             await self._gdb_client(stream)
             return
-        listeners, address = await open_listeners(endpoint, "--gdb", unix_backlog=4)
-        task_status.started(address)
+        if not isinstance(endpoint, Listening):
+            endpoint = listen(endpoint, "--gdb", unix_backlog=GDB_UNIX_BACKLOG)
+        listeners = adopt(endpoint)
+        task_status.started(endpoint.address)
         await trio.serve_listeners(self._gdb_client, listeners)
 
     async def _gdb_client(self, stream: trio.abc.Stream) -> None:
@@ -218,8 +226,12 @@ async def _refuse(stream: trio.abc.Stream, why: str) -> None:
                 return
 
 
-async def wait_for_signals(scope: trio.CancelScope) -> None:
+async def wait_for_signals(
+    scope: trio.CancelScope, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Cancel ``scope`` at the first SIGINT or SIGTERM; started once they are caught."""
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
         async for _ in signals:
             scope.cancel()
             return

@@ -26,13 +26,14 @@ import contextlib
 import logging
 from pathlib import Path
 from types import TracebackType
+from typing import TextIO
 
 import trio
 
 from xgdbvm.machine.errors import ConfigError
 from xgdbvm.machine.machine import Machine
 from xgdbvm.server.endpoints import Endpoint, StdioEndpoint, TcpEndpoint
-from xgdbvm.server.listeners import open_listeners
+from xgdbvm.server.listeners import Listening, adopt, listen
 from xgdbvm.trace.filters import FilterError, TraceFilter
 from xgdbvm.trace.recorder import DEFAULT_QUEUE, Subscription, TraceRecorder, TraceSource
 from xgdbvm.trace.schema import DroppedEvent, ErrorRecord, Record, encode_line
@@ -59,16 +60,18 @@ def trace_source(machine: Machine) -> TraceSource:
 
 
 def trace_recorder(
-    machine: Machine, trace_file: Path | None = None, *, lossless: bool = False
+    machine: Machine, trace_file: Path | TextIO | None = None, *, lossless: bool = False
 ) -> TraceRecorder:
     """The recorder for a machine, observing it from now on (its ring always on, for
-    ``monitor trace last``), writing ``trace_file`` if given."""
+    ``monitor trace last``), writing ``trace_file`` (a path, or a file open for writing)
+    if given."""
     recorder = TraceRecorder(trace_source(machine), lossless=lossless)
     if trace_file is not None:
         try:
             recorder.open_file(trace_file)
         except OSError as error:
-            raise ConfigError(f"--trace-file {trace_file}: {error.strerror or error}") from None
+            name = trace_file if isinstance(trace_file, Path) else trace_file.name
+            raise ConfigError(f"--trace-file {name}: {error.strerror or error}") from None
     recorder.attach(machine)
     return recorder
 
@@ -123,11 +126,16 @@ class TraceServer:
         self.recorder.close()
 
     async def serve(
-        self, endpoint: Endpoint, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
+        self,
+        endpoint: Endpoint | Listening,
+        *,
+        task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
     ) -> None:
+        """Serve subscribers on ``endpoint``, or on sockets already listening there."""
         if isinstance(endpoint, StdioEndpoint):
             raise ConfigError("--trace: stdio is only for --gdb")
-        listeners, address = await open_listeners(endpoint, "--trace")
+        listening = endpoint if isinstance(endpoint, Listening) else listen(endpoint, "--trace")
+        listeners, address = adopt(listening), listening.address
         self.recorder.listening = address
         task_status.started(address)
         try:

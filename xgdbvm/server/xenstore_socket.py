@@ -15,10 +15,9 @@ from pathlib import Path
 
 import trio
 
-from xgdbvm.machine.errors import ConfigError
 from xgdbvm.machine.xen.xenstore import MessageDecoder, ProtocolError
 from xgdbvm.machine.xen.xenstored import Xenstored
-from xgdbvm.server.unix_socket import private_unix_listener
+from xgdbvm.server.listeners import Listening, adopt, listen_xenstore
 
 log = logging.getLogger("xgdbvm.xenstore")
 
@@ -27,18 +26,23 @@ RECEIVE = 65536
 
 
 class XenstoreSocketServer:
-    def __init__(self, xenstored: Xenstored, path: Path) -> None:
+    """Serves ``where``: a path to listen on, or a socket already listening there
+    (``listen_xenstore``). The socket file is removed when serving ends."""
+
+    def __init__(self, xenstored: Xenstored, where: Path | Listening) -> None:
         self._xenstored = xenstored
-        self.path = path
+        self._listening: Listening | None = None
+        if isinstance(where, Listening):
+            assert where.path is not None  # listen_xenstore's
+            self._listening, where = where, where.path
+        self.path = where
 
     async def serve(self, *, task_status: trio.TaskStatus[Path] = trio.TASK_STATUS_IGNORED) -> None:
+        listening = self._listening or listen_xenstore(self.path)
         try:
-            listener = await private_unix_listener(self.path)
-        except OSError as error:
-            raise ConfigError(f"xenstore socket {self.path}: {error.strerror}") from None
-        try:
+            listeners = adopt(listening)
             task_status.started(self.path)
-            await trio.serve_listeners(self._client, [listener])
+            await trio.serve_listeners(self._client, listeners)
         finally:
             self.path.unlink(missing_ok=True)
 

@@ -311,14 +311,17 @@ class TraceRecorder:
     def of(machine: object) -> TraceRecorder | None:
         return _ATTACHED.get(machine)
 
-    def open_file(self, path: Path) -> None:
-        """Record every event from now on to ``path`` (truncated), hello line first.
-        Raises OSError if it cannot be opened."""
+    def open_file(self, target: Path | TextIO) -> None:
+        """Record every event from now on to ``target``, hello line first: a path
+        (truncated) or a text file already open for writing, which the recorder then
+        owns. Raises OSError if it cannot be opened or written."""
         self.close_file()
-        file = path.open("w", encoding="utf-8", buffering=1)
+        file: TextIO = (
+            target.open("w", encoding="utf-8", buffering=1) if isinstance(target, Path) else target
+        )
         file.write(encode_line(self.source.hello()) + "\n")
         self._file = file
-        self.file_path = str(path)
+        self.file_path = str(target) if isinstance(target, Path) else file.name
         self.file_lines = 0
         self.file_error = None
 

@@ -25,14 +25,11 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Final
 
-from construct import Int16ul, Int32ul, Int64ul, Struct
-
 from xgdbvm.machine.xen.abi import DOMID_SELF, Hypercall
 from xgdbvm.machine.xen.errno import HypercallError, XenErrno
-from xgdbvm.machine.xen.evtchn.structs import read_struct, write_struct
 from xgdbvm.machine.xen.guest import GuestAccess
 from xgdbvm.machine.xen.hypercall import Call, Handler, SubopTable
-from xgdbvm.machine.xen.structs import GuestStruct
+from xgdbvm.machine.xen.structs import GuestStruct, Layout, read_struct, write_struct
 
 HVM_NR_PARAMS: Final = 39
 GUEST_EVTCHN_PPI: Final = 31
@@ -92,7 +89,11 @@ ACCESS: Final[Mapping[int, Access]] = {
 class HvmParamArg(GuestStruct):
     """``struct xen_hvm_param``."""
 
-    LAYOUT = Struct("domid" / Int16ul, "pad" / Int16ul, "index" / Int32ul, "value" / Int64ul)
+    LAYOUT = Layout(
+        lambda c: c.Struct(
+            "domid" / c.Int16ul, "pad" / c.Int16ul, "index" / c.Int32ul, "value" / c.Int64ul
+        )
+    )
 
     domid: int = 0
     pad: int = 0

@@ -17,15 +17,13 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TypeVar
 
-from construct import Int16sl, Int16ul, Int32ul, Int64ul, Padding, Struct
-
 from xgdbvm.machine.xen.abi import DOMID_SELF, Hypercall
 from xgdbvm.machine.xen.domain import DomainConfig
 from xgdbvm.machine.xen.errno import HypercallError, XenErrno
 from xgdbvm.machine.xen.guest import GuestAccess
 from xgdbvm.machine.xen.hypercall import Call, Handler, SubopTable
 from xgdbvm.machine.xen.physmap import MAX_GRANT_FRAMES, DomainMemory
-from xgdbvm.machine.xen.structs import GuestStruct
+from xgdbvm.machine.xen.structs import GuestStruct, Layout
 
 S = TypeVar("S", bound=GuestStruct)
 
@@ -87,13 +85,15 @@ XENMAPIDX_grant_table_status = 0x8000_0000
 
 @dataclass(frozen=True)
 class Reservation(GuestStruct):
-    LAYOUT = Struct(
-        "extent_start" / Int64ul,
-        "nr_extents" / Int64ul,
-        "extent_order" / Int32ul,
-        "mem_flags" / Int32ul,
-        "domid" / Int16ul,
-        Padding(6),
+    LAYOUT = Layout(
+        lambda c: c.Struct(
+            "extent_start" / c.Int64ul,
+            "nr_extents" / c.Int64ul,
+            "extent_order" / c.Int32ul,
+            "mem_flags" / c.Int32ul,
+            "domid" / c.Int16ul,
+            c.Padding(6),
+        )
     )
     extent_start: int
     nr_extents: int
@@ -104,8 +104,14 @@ class Reservation(GuestStruct):
 
 @dataclass(frozen=True)
 class AddToPhysmap(GuestStruct):
-    LAYOUT = Struct(
-        "domid" / Int16ul, "size" / Int16ul, "space" / Int32ul, "idx" / Int64ul, "gpfn" / Int64ul
+    LAYOUT = Layout(
+        lambda c: c.Struct(
+            "domid" / c.Int16ul,
+            "size" / c.Int16ul,
+            "space" / c.Int32ul,
+            "idx" / c.Int64ul,
+            "gpfn" / c.Int64ul,
+        )
     )
     domid: int
     size: int
@@ -116,20 +122,22 @@ class AddToPhysmap(GuestStruct):
 
 @dataclass(frozen=True)
 class RemoveFromPhysmap(GuestStruct):
-    LAYOUT = Struct("domid" / Int16ul, Padding(6), "gpfn" / Int64ul)
+    LAYOUT = Layout(lambda c: c.Struct("domid" / c.Int16ul, c.Padding(6), "gpfn" / c.Int64ul))
     domid: int
     gpfn: int
 
 
 @dataclass(frozen=True)
 class QuerySize(GuestStruct):
-    LAYOUT = Struct(
-        "dom" / Int16ul,
-        Padding(2),
-        "nr_frames" / Int32ul,
-        "max_nr_frames" / Int32ul,
-        "status" / Int16sl,
-        Padding(2),
+    LAYOUT = Layout(
+        lambda c: c.Struct(
+            "dom" / c.Int16ul,
+            c.Padding(2),
+            "nr_frames" / c.Int32ul,
+            "max_nr_frames" / c.Int32ul,
+            "status" / c.Int16sl,
+            c.Padding(2),
+        )
     )
     dom: int
     nr_frames: int
@@ -139,13 +147,15 @@ class QuerySize(GuestStruct):
 
 @dataclass(frozen=True)
 class SetupTable(GuestStruct):
-    LAYOUT = Struct(
-        "dom" / Int16ul,
-        Padding(2),
-        "nr_frames" / Int32ul,
-        "status" / Int16sl,
-        Padding(6),
-        "frame_list" / Int64ul,
+    LAYOUT = Layout(
+        lambda c: c.Struct(
+            "dom" / c.Int16ul,
+            c.Padding(2),
+            "nr_frames" / c.Int32ul,
+            "status" / c.Int16sl,
+            c.Padding(6),
+            "frame_list" / c.Int64ul,
+        )
     )
     dom: int
     nr_frames: int
@@ -155,7 +165,7 @@ class SetupTable(GuestStruct):
 
 @dataclass(frozen=True)
 class GetVersion(GuestStruct):
-    LAYOUT = Struct("dom" / Int16ul, Padding(2), "version" / Int32ul)
+    LAYOUT = Layout(lambda c: c.Struct("dom" / c.Int16ul, c.Padding(2), "version" / c.Int32ul))
     dom: int
     version: int
 

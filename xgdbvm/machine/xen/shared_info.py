@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from enum import Enum, IntEnum
 from typing import Final
 
-from construct import Array, Bytes, Int8sl, Int8ul, Int32ul, Int64ul, Padding, Struct
+from xgdbvm.machine.xen.structs import Layout
 
 PAGE_SIZE: Final = 4096
 XEN_LEGACY_MAX_VCPUS: Final = 1
@@ -75,33 +75,39 @@ class Bitmap(IntEnum):
     mask = SharedInfoField.evtchn_mask
 
 
-VCPU_TIME_INFO = Struct(
-    "version" / Int32ul,
-    "pad0" / Int32ul,
-    "tsc_timestamp" / Int64ul,
-    "system_time" / Int64ul,
-    "tsc_to_system_mul" / Int32ul,
-    "tsc_shift" / Int8sl,
-    "flags" / Int8ul,
-    "pad1" / Bytes(2),
+VCPU_TIME_INFO = Layout(
+    lambda c: c.Struct(
+        "version" / c.Int32ul,
+        "pad0" / c.Int32ul,
+        "tsc_timestamp" / c.Int64ul,
+        "system_time" / c.Int64ul,
+        "tsc_to_system_mul" / c.Int32ul,
+        "tsc_shift" / c.Int8sl,
+        "flags" / c.Int8ul,
+        "pad1" / c.Bytes(2),
+    )
 )
 
-VCPU_INFO = Struct(
-    "evtchn_upcall_pending" / Int8ul,
-    "pad0" / Int8ul,
-    Padding(6),
-    "evtchn_pending_sel" / Int64ul,
-    "time" / VCPU_TIME_INFO,
+VCPU_INFO = Layout(
+    lambda c: c.Struct(
+        "evtchn_upcall_pending" / c.Int8ul,
+        "pad0" / c.Int8ul,
+        c.Padding(6),
+        "evtchn_pending_sel" / c.Int64ul,
+        "time" / VCPU_TIME_INFO.get(),
+    )
 )
 
-SHARED_INFO = Struct(
-    "vcpu_info" / Array(XEN_LEGACY_MAX_VCPUS, VCPU_INFO),
-    "evtchn_pending" / Array(EVTCHN_WORDS, Int64ul),
-    "evtchn_mask" / Array(EVTCHN_WORDS, Int64ul),
-    "wc_version" / Int32ul,
-    "wc_sec" / Int32ul,
-    "wc_nsec" / Int32ul,
-    "wc_sec_hi" / Int32ul,
+SHARED_INFO = Layout(
+    lambda c: c.Struct(
+        "vcpu_info" / c.Array(XEN_LEGACY_MAX_VCPUS, VCPU_INFO.get()),
+        "evtchn_pending" / c.Array(EVTCHN_WORDS, c.Int64ul),
+        "evtchn_mask" / c.Array(EVTCHN_WORDS, c.Int64ul),
+        "wc_version" / c.Int32ul,
+        "wc_sec" / c.Int32ul,
+        "wc_nsec" / c.Int32ul,
+        "wc_sec_hi" / c.Int32ul,
+    )
 )
 
 
@@ -126,7 +132,7 @@ class VcpuInfo:
 
     @classmethod
     def parse(cls, data: bytes) -> VcpuInfo:
-        c = VCPU_INFO.parse(data)
+        c = VCPU_INFO.get().parse(data)
         t = c.time
         return cls(
             c.evtchn_upcall_pending,
@@ -163,7 +169,7 @@ class VcpuInfo:
         }
 
     def build(self) -> bytes:
-        data: bytes = VCPU_INFO.build(self.to_dict())
+        data: bytes = VCPU_INFO.get().build(self.to_dict())
         return data
 
 
@@ -181,7 +187,7 @@ class SharedInfoState:
 
     @classmethod
     def parse(cls, data: bytes) -> SharedInfoState:
-        c = SHARED_INFO.parse(data)
+        c = SHARED_INFO.get().parse(data)
         return cls(
             VcpuInfo.parse(data[:VCPU_INFO_SIZE]),
             tuple(c.evtchn_pending),
@@ -193,7 +199,7 @@ class SharedInfoState:
         )
 
     def build(self) -> bytes:
-        data: bytes = SHARED_INFO.build(
+        data: bytes = SHARED_INFO.get().build(
             {
                 "vcpu_info": [self.vcpu0.to_dict()],
                 "evtchn_pending": list(self.evtchn_pending),

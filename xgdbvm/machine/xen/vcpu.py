@@ -32,15 +32,12 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Final
 
-from construct import Array, Int32sl, Int32ul, Int64ul, Padding, Struct
-
 from xgdbvm.machine.xen.abi import XEN_PAGE_SHIFT, XEN_PAGE_SIZE, Hypercall
 from xgdbvm.machine.xen.errno import HypercallError, XenErrno
-from xgdbvm.machine.xen.evtchn.structs import read_struct, write_struct
 from xgdbvm.machine.xen.guest import GuestAccess
 from xgdbvm.machine.xen.hypercall import Call, Handler, SubopTable
 from xgdbvm.machine.xen.shared_info import ALL_ONES64, VCPU_INFO_SIZE, VcpuInfos
-from xgdbvm.machine.xen.structs import GuestStruct
+from xgdbvm.machine.xen.structs import GuestStruct, Layout, read_struct, write_struct
 
 VCPU_INFO_ALIGN: Final = 8  # alignof(xen_ulong_t)
 _U32: Final = 0xFFFF_FFFF
@@ -92,7 +89,7 @@ VM_ASSIST_VALID: Final = frozenset({VmAssistType.runstate_update_flag})  # ARM
 
 @dataclass(frozen=True)
 class RegisterVcpuInfo(GuestStruct):
-    LAYOUT = Struct("mfn" / Int64ul, "offset" / Int32ul, "rsvd" / Int32ul)
+    LAYOUT = Layout(lambda c: c.Struct("mfn" / c.Int64ul, "offset" / c.Int32ul, "rsvd" / c.Int32ul))
 
     mfn: int = 0
     offset: int = 0
@@ -103,7 +100,7 @@ class RegisterVcpuInfo(GuestStruct):
 class RunstateArea(GuestStruct):
     """``vcpu_register_runstate_memory_area``: a guest handle (virtual address)."""
 
-    LAYOUT = Struct("addr" / Int64ul)
+    LAYOUT = Layout(lambda c: c.Struct("addr" / c.Int64ul))
 
     addr: int = 0
 
@@ -112,11 +109,13 @@ class RunstateArea(GuestStruct):
 class Runstate(GuestStruct):
     """``struct vcpu_runstate_info``."""
 
-    LAYOUT = Struct(
-        "state" / Int32sl,
-        Padding(4),
-        "state_entry_time" / Int64ul,
-        "time" / Array(4, Int64ul),
+    LAYOUT = Layout(
+        lambda c: c.Struct(
+            "state" / c.Int32sl,
+            c.Padding(4),
+            "state_entry_time" / c.Int64ul,
+            "time" / c.Array(4, c.Int64ul),
+        )
     )
 
     state: int = RunstateState.running
@@ -125,7 +124,7 @@ class Runstate(GuestStruct):
 
     @classmethod
     def decode(cls, data: bytes) -> Runstate:
-        parsed = cls.LAYOUT.parse(data)
+        parsed = cls.LAYOUT.get().parse(data)
         return cls(parsed.state, parsed.state_entry_time, tuple(parsed.time))
 
 

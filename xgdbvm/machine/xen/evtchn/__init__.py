@@ -1,5 +1,8 @@
 """Event channels: the 2-level ABI, port tables and event_channel_op."""
 
+from xgdbvm.machine.xen.structs import read_struct, write_struct
+
+from .ops import EvtchnOp, EvtchnStat
 from .ports import (
     DEFAULT_MAX_EVTCHN_PORT,
     EVTCHNS_PER_BUCKET,
@@ -12,7 +15,6 @@ from .ports import (
     virq_type,
 )
 from .service import FIFO_REFUSAL, Backend, EventChannels, PortInfo, format_ports
-from .structs import EvtchnOp, EvtchnStat, read_struct, write_struct
 from .two_level import TwoLevel
 
 __all__ = [

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 from typing import Final
 
-from construct import Bytes, Int32ul, Struct
+from xgdbvm.machine.xen.structs import Layout
 
 from .connection import Connection, Quotas
 from .store import XenStore
@@ -67,17 +67,19 @@ class RingOffset(IntEnum):
 
 
 # The C struct, for parsing snapshots; RingOffset must agree with it (tested).
-XENSTORE_DOMAIN_INTERFACE = Struct(
-    "req" / Bytes(XENSTORE_RING_SIZE),
-    "rsp" / Bytes(XENSTORE_RING_SIZE),
-    "req_cons" / Int32ul,
-    "req_prod" / Int32ul,
-    "rsp_cons" / Int32ul,
-    "rsp_prod" / Int32ul,
-    "server_features" / Int32ul,
-    "connection" / Int32ul,
-    "error" / Int32ul,
-    "evtchn_port" / Int32ul,
+XENSTORE_DOMAIN_INTERFACE = Layout(
+    lambda c: c.Struct(
+        "req" / c.Bytes(XENSTORE_RING_SIZE),
+        "rsp" / c.Bytes(XENSTORE_RING_SIZE),
+        "req_cons" / c.Int32ul,
+        "req_prod" / c.Int32ul,
+        "rsp_cons" / c.Int32ul,
+        "rsp_prod" / c.Int32ul,
+        "server_features" / c.Int32ul,
+        "connection" / c.Int32ul,
+        "error" / c.Int32ul,
+        "evtchn_port" / c.Int32ul,
+    )
 )
 
 
@@ -115,7 +117,7 @@ class RingState:
 
     @classmethod
     def read(cls, page: bytes | bytearray | memoryview) -> RingState:
-        parsed = XENSTORE_DOMAIN_INTERFACE.parse(bytes(page[:INTERFACE_SIZE]))
+        parsed = XENSTORE_DOMAIN_INTERFACE.get().parse(bytes(page[:INTERFACE_SIZE]))
         return cls(
             parsed.req_cons,
             parsed.req_prod,

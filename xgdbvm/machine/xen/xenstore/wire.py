@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Final
 
-from construct import Int32ul, Struct
+from xgdbvm.machine.xen.structs import Layout
 
 XENSTORE_PAYLOAD_MAX: Final = 4096
 XENSTORE_ABS_PATH_MAX: Final = 3072
@@ -103,11 +103,13 @@ class ProtocolError(Exception):
     """The peer broke framing (payload length over the limit): drop the connection."""
 
 
-HEADER = Struct(
-    "type" / Int32ul,
-    "req_id" / Int32ul,
-    "tx_id" / Int32ul,
-    "len" / Int32ul,
+HEADER = Layout(
+    lambda c: c.Struct(
+        "type" / c.Int32ul,
+        "req_id" / c.Int32ul,
+        "tx_id" / c.Int32ul,
+        "len" / c.Int32ul,
+    )
 )
 
 
@@ -150,7 +152,7 @@ class Message:
 
 def encode(msg: Message) -> bytes:
     """Header plus payload, ready for a ring or a socket."""
-    header: bytes = HEADER.build(
+    header: bytes = HEADER.get().build(
         {"type": msg.msg_type, "req_id": msg.req_id, "tx_id": msg.tx_id, "len": len(msg.payload)}
     )
     return header + msg.payload
@@ -250,7 +252,7 @@ class MessageDecoder:
                 self._need = length
             if avail < HEADER_SIZE + self._need:
                 break
-            hdr = HEADER.parse(bytes(buf[start : start + HEADER_SIZE]))
+            hdr = HEADER.get().parse(bytes(buf[start : start + HEADER_SIZE]))
             body = bytes(buf[start + HEADER_SIZE : start + HEADER_SIZE + self._need])
             out.append(Message(hdr.type, hdr.req_id, hdr.tx_id, body))
             start += HEADER_SIZE + self._need

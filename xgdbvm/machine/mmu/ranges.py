@@ -20,7 +20,7 @@ from xgdbvm.machine.mmu.fault import TableFormat
 from xgdbvm.machine.mmu.geometry import Region, aarch64_regions, lpae_regions
 from xgdbvm.machine.mmu.regime import MAX_PA_BITS, Arm32Regime, Arm64Regime, Regime
 from xgdbvm.machine.mmu.result import Leaf, MappedRange, PageTableMap, ReadPhys, WalkBudget
-from xgdbvm.machine.mmu.translate import MMU_OFF_ATTRIBUTES
+from xgdbvm.machine.mmu.walk import MMU_OFF_ATTRIBUTES
 
 DEFAULT_LIMIT = 4096
 DEFAULT_MAX_TABLES = 8192
