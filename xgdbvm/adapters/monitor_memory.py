@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from xgdbvm.adapters.monitor import MonitorContext, MonitorError, command
+from xgdbvm.machine import mmu
 from xgdbvm.machine.memory import PAGE_SHIFT
-from xgdbvm.machine.mmu import format_mappings, format_translation
 
 
 def _number(text: str) -> int:
@@ -21,7 +21,7 @@ def _translate(context: MonitorContext, args: list[str]) -> str:
     va = _number(args[0])
     machine = context.machine
     walk = machine.translate(va)
-    lines = format_translation(walk)
+    lines = mmu.format_translation(walk)
     if walk.ipa is None:
         lines.append("stage 2: not reached (stage 1 gives no IPA)")
     else:
@@ -43,7 +43,7 @@ def _pagetables(context: MonitorContext, args: list[str]) -> str:
     table = context.machine.stage1_map()
     if table is None:
         return "the guest's MMU is off: virtual addresses are guest-physical addresses\n"
-    return "\n".join(format_mappings(table)) + "\n"
+    return "\n".join(mmu.format_mappings(table)) + "\n"
 
 
 @command(
