@@ -81,7 +81,8 @@ class GdbSession:
 
     async def _receive_loop(self, nursery: trio.Nursery) -> None:
         try:
-            while data := await self._wire.receive_some():
+            # Lingering while the guest is halted: gdb's next packet follows our reply.
+            while data := await self._wire.receive_some(linger=not self._resumed):
                 for event in self._conn.receive_data(data):
                     if not self._on_event(event, nursery):
                         self._closed = True

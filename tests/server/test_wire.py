@@ -1,0 +1,71 @@
+"""The GDB socket wire: what a lingering receive does at the window's edges."""
+
+from __future__ import annotations
+
+import socket
+
+import trio
+
+from xgdbvm.server.wire import LINGER_S, SocketWire, open_wire
+
+TIMEOUT = 10
+
+
+async def _pair() -> tuple[trio.SocketStream, socket.socket]:
+    ours, theirs = socket.socketpair()
+    return trio.SocketStream(trio.socket.from_stdlib_socket(ours)), theirs
+
+
+async def test_a_lingering_receive_takes_a_packet_that_is_already_there() -> None:
+    with trio.fail_after(TIMEOUT):
+        stream, peer = await _pair()
+        wire = open_wire(stream)
+        assert isinstance(wire, SocketWire)
+        peer.sendall(b"$g#67")
+        assert await wire.receive_some(linger=True) == b"$g#67"
+        wire.release()
+        peer.close()
+        await stream.aclose()
+
+
+async def test_a_peer_slower_than_the_window_is_awaited_without_blocking_others() -> None:
+    # Past the linger window the wire parks in Trio, so other tasks run meanwhile.
+    with trio.fail_after(TIMEOUT):
+        stream, peer = await _pair()
+        wire = open_wire(stream)
+        ticks = 0
+        received = b""
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not received:
+                ticks += 1
+                await trio.sleep(LINGER_S)
+
+        async def late_peer() -> None:
+            await trio.sleep(50 * LINGER_S)
+            peer.sendall(b"$?#3f")
+
+        async def receiver() -> None:
+            nonlocal received
+            received = await wire.receive_some(linger=True)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ticker)
+            nursery.start_soon(late_peer)
+            nursery.start_soon(receiver)
+        assert received == b"$?#3f"
+        assert ticks >= 5
+        wire.release()
+        peer.close()
+        await stream.aclose()
+
+
+async def test_a_hang_up_while_lingering_is_the_end_of_the_stream() -> None:
+    with trio.fail_after(TIMEOUT):
+        stream, peer = await _pair()
+        wire = open_wire(stream)
+        peer.close()
+        assert await wire.receive_some(linger=True) == b""
+        wire.release()
+        await stream.aclose()
