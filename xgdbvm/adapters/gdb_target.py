@@ -104,7 +104,8 @@ class GdbTarget:
     def __init__(self, machine: Machine, console: ConsoleHistory) -> None:
         self.machine = machine
         self.console = console
-        self.registers = RegisterMap(machine.config.arch, machine.cpu.register_table())
+        cpu = machine.cpu
+        self.registers = RegisterMap(machine.config.arch, cpu.register_table(), cpu.read_regs)
         self.inserted = SessionBreakpoints()
         self.last_stop: StopReason | None = None
         self.address_space = AddressSpace.VIRTUAL
@@ -210,7 +211,7 @@ class GdbTarget:
             fmt=fmt,
             thread=THREAD,
             reason=reason,
-            registers=[(r.numbered.regnum, r.read_bytes()) for r in self.registers.expedited],
+            registers=self.registers.read_expedited(),
         )
 
     def _halt_reason(self, command: cmd.QueryHaltReason, fmt: ReplyFormat) -> Outcome:

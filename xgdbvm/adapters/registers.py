@@ -9,6 +9,7 @@ the first two features; system registers travel with ``p``/``P``, as QEMU's do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from xgdbvm.machine.cpu.base import RegisterAccess
@@ -97,7 +98,12 @@ class BoundRegister:
 class RegisterMap:
     """GDB register numbers to machine registers, for one arch."""
 
-    def __init__(self, arch_name: str, table: dict[str, RegisterAccess]) -> None:
+    def __init__(
+        self,
+        arch_name: str,
+        table: dict[str, RegisterAccess],
+        read_many: Callable[[tuple[int, ...]], tuple[int, ...]] | None = None,
+    ) -> None:
         self.description = DESCRIPTIONS[arch_name]()
         self.by_number: dict[int, BoundRegister] = {}
         for numbered in self.description.registers:
@@ -118,6 +124,22 @@ class RegisterMap:
             for name in EXPEDITED[arch_name]
         )
         self.xml: bytes = self.description.to_xml()
+        # Every stop reply carries these: one batched read when the CPU offers it.
+        ids = tuple(b.access.core_id for b in self.expedited)
+        self._expedited_batch: tuple[int, ...] | None = None
+        self._read_many = read_many
+        if read_many is not None and all(i is not None for i in ids):
+            self._expedited_batch = tuple(i for i in ids if i is not None)
+
+    def read_expedited(self) -> list[tuple[int, bytes]]:
+        """(regnum, target bytes) of the registers every stop reply carries."""
+        if self._expedited_batch is None or self._read_many is None:
+            return [(r.numbered.regnum, r.read_bytes()) for r in self.expedited]
+        values = self._read_many(self._expedited_batch)
+        return [
+            (r.numbered.regnum, (v & ((1 << (8 * r.size)) - 1)).to_bytes(r.size, "little"))
+            for r, v in zip(self.expedited, values, strict=True)
+        ]
 
     @property
     def g_size(self) -> int:

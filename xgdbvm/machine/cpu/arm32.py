@@ -321,7 +321,7 @@ class Arm32Cpu:
 
         def core(name: str, reg: int, bits: int = 32) -> None:
             table[name] = RegisterAccess(
-                name, bits, lambda: self.read_reg(reg), lambda v: self.write_reg(reg, v)
+                name, bits, lambda: self.read_reg(reg), lambda v: self.write_reg(reg, v), reg
             )
 
         doubles = RegisterFile(self.uc, 0xFFFF_FFFF_FFFF_FFFF)  # D registers are 64-bit

@@ -255,7 +255,7 @@ class Arm64Cpu:
 
         def core(name: str, reg: int, bits: int = 64) -> None:
             table[name] = RegisterAccess(
-                name, bits, lambda: self.read_reg(reg), lambda v: self.write_reg(reg, v)
+                name, bits, lambda: self.read_reg(reg), lambda v: self.write_reg(reg, v), reg
             )
 
         def wide(name: str, reg: int) -> None:

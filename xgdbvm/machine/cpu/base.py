@@ -53,12 +53,15 @@ class RegisterAccess:
 
     ``write`` is None for registers a debugger may read but not change
     (CurrentEL). The adapter maps GDB's register numbers onto these names.
+    ``core_id`` is set for a plain integer register that ``read_regs`` can read
+    together with others (the registers of every stop reply).
     """
 
     name: str
     bits: int
     read: Callable[[], int]
     write: Callable[[int], None] | None
+    core_id: int | None = None
 
 
 @dataclass(frozen=True)
