@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import ARCHES, MachineFactory
 from xgdbvm.machine.debug import WatchKind, WatchRange
-from xgdbvm.machine.machine import COUNTED_RUN_MAX
+from xgdbvm.machine.machine import COUNTED_RUN_MAX, Machine
 from xgdbvm.machine.stop import Breakpoint, BudgetExhausted, Shutdown, SingleStep, Watchpoint
 from xgdbvm.machine.xen.abi import ShutdownReason
 
@@ -99,14 +99,20 @@ def test_steps_after_a_long_run_take_one_instruction_each(
         assert machine.cpu.pc in successors[pc]
 
 
+def _loop_with_breakpoint(make_machine: MachineFactory, arch: str) -> tuple[Machine, int]:
+    """The five-iteration loop scenario with a breakpoint on the loop's body."""
+    machine, _ = make_machine(arch, bootargs="xgdbvm.test=loop xgdbvm.n=5")
+    body = symbol(machine, "loop_body")
+    machine.debug.add_breakpoint(body)
+    return machine, body
+
+
 @pytest.mark.parametrize("arch", ARCHES)
 def test_a_breakpoint_removed_and_inserted_at_each_stop_keeps_hitting(
     make_machine: MachineFactory, arch: str
 ) -> None:
     """gdb's own rhythm: remove every breakpoint at a stop, step, insert them, continue."""
-    machine, _ = make_machine(arch, bootargs="xgdbvm.test=loop xgdbvm.n=5")
-    body = symbol(machine, "loop_body")
-    machine.debug.add_breakpoint(body)
+    machine, body = _loop_with_breakpoint(make_machine, arch)
     hits = 0
     while isinstance(stop := machine.run(COUNTED_RUN_MAX), Breakpoint | BudgetExhausted):
         if isinstance(stop, Breakpoint):
@@ -124,9 +130,7 @@ def test_a_removed_breakpoint_stays_quiet_in_short_runs(
     make_machine: MachineFactory, arch: str
 ) -> None:
     # Its hook is only parked (inert) until the next long run.
-    machine, _ = make_machine(arch, bootargs="xgdbvm.test=loop xgdbvm.n=5")
-    body = symbol(machine, "loop_body")
-    machine.debug.add_breakpoint(body)
+    machine, body = _loop_with_breakpoint(make_machine, arch)
     assert machine.run(BUDGET) == Breakpoint(body)
     assert machine.debug.remove_breakpoint(body)
     for _ in range(10_000):
