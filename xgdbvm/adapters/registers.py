@@ -130,6 +130,9 @@ class RegisterMap:
         self._read_many = read_many
         if read_many is not None and all(i is not None for i in ids):
             self._expedited_batch = tuple(i for i in ids if i is not None)
+        self._expedited_layout = tuple(
+            (r.numbered.regnum, r.size, (1 << (8 * r.size)) - 1) for r in self.expedited
+        )
 
     def read_expedited(self) -> list[tuple[int, bytes]]:
         """(regnum, target bytes) of the registers every stop reply carries."""
@@ -137,8 +140,8 @@ class RegisterMap:
             return [(r.numbered.regnum, r.read_bytes()) for r in self.expedited]
         values = self._read_many(self._expedited_batch)
         return [
-            (r.numbered.regnum, (v & ((1 << (8 * r.size)) - 1)).to_bytes(r.size, "little"))
-            for r, v in zip(self.expedited, values, strict=True)
+            (regnum, (value & mask).to_bytes(size, "little"))
+            for (regnum, size, mask), value in zip(self._expedited_layout, values, strict=True)
         ]
 
     @property
