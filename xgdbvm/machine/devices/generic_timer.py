@@ -78,6 +78,11 @@ class TimerCtl(IntFlag):
     ISTATUS = 1 << 2
 
 
+# The checks made at every run slice test plain ints: an IntFlag's & goes through the
+# enum machinery (a few microseconds each).
+_ENABLE, _IMASK = int(TimerCtl.ENABLE), int(TimerCtl.IMASK)
+
+
 @dataclass(frozen=True)
 class TimerState:
     """One timer at one counter value, for ``monitor timer``."""
@@ -101,10 +106,10 @@ class _Timer:
         self.level = False
 
     def istatus(self, count: int) -> bool:
-        return bool(self.ctl & TimerCtl.ENABLE) and count >= self.cval
+        return bool(int(self.ctl) & _ENABLE) and count >= self.cval
 
     def asserted(self, count: int) -> bool:
-        return self.istatus(count) and not self.ctl & TimerCtl.IMASK
+        return self.istatus(count) and not int(self.ctl) & _IMASK
 
 
 Reader = Callable[[int], int]  # (now) -> value
@@ -182,8 +187,7 @@ class GenericTimer:
         deadlines = [
             now + (timer.cval - count)
             for timer, count in self._timers(now)
-            if timer.ctl & TimerCtl.ENABLE
-            and not timer.ctl & TimerCtl.IMASK
+            if int(timer.ctl) & (_ENABLE | _IMASK) == _ENABLE
             and count < timer.cval
             and now + (timer.cval - count) <= MASK64
         ]
