@@ -242,11 +242,14 @@ class GdbTarget:
     # -- memory ---------------------------------------------------------------------
 
     def _reader(self) -> Callable[[int, int], bytes]:
-        return {
-            AddressSpace.VIRTUAL: self.machine.debug_read,
-            AddressSpace.IPA: self.machine.memory.read,
-            AddressSpace.MACHINE: self.machine.memory.read_machine,
-        }[self.address_space]
+        space = self.address_space
+        if space is AddressSpace.VIRTUAL:  # gdb's reads, every stop: no table to build
+            return self.machine.debug_read
+        return (
+            self.machine.memory.read
+            if space is AddressSpace.IPA
+            else self.machine.memory.read_machine
+        )
 
     def _read_memory(self, command: cmd.ReadMemory, fmt: ReplyFormat) -> Outcome:
         try:
