@@ -126,22 +126,23 @@ class RegisterMap:
         self.xml: bytes = self.description.to_xml()
         # Every stop reply carries these: one batched read when the CPU offers it.
         ids = tuple(b.access.core_id for b in self.expedited)
-        self._expedited_batch: tuple[int, ...] | None = None
-        self._read_many = read_many
-        if read_many is not None and all(i is not None for i in ids):
-            self._expedited_batch = tuple(i for i in ids if i is not None)
+        batch = tuple(i for i in ids if i is not None)
+        self._expedited_values: Callable[[], tuple[int, ...]]
+        if read_many is not None and len(batch) == len(ids):
+            self._expedited_values = lambda: read_many(batch)
+        else:
+            self._expedited_values = lambda: tuple(b.access.read() for b in self.expedited)
         self._expedited_layout = tuple(
             (r.numbered.regnum, r.size, (1 << (8 * r.size)) - 1) for r in self.expedited
         )
 
     def read_expedited(self) -> list[tuple[int, bytes]]:
         """(regnum, target bytes) of the registers every stop reply carries."""
-        if self._expedited_batch is None or self._read_many is None:
-            return [(r.numbered.regnum, r.read_bytes()) for r in self.expedited]
-        values = self._read_many(self._expedited_batch)
         return [
             (regnum, (value & mask).to_bytes(size, "little"))
-            for (regnum, size, mask), value in zip(self._expedited_layout, values, strict=True)
+            for (regnum, size, mask), value in zip(
+                self._expedited_layout, self._expedited_values(), strict=True
+            )
         ]
 
     @property

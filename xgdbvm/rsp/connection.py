@@ -148,12 +148,14 @@ class RspConnection:
             self._out += b"+"
         self._implicit_ack()
         command = parse_command(event.payload, self.limits)
-        # The frame as the peer sends it again: gdb never escapes these packets.
-        frame = fr.encode_packet(event.payload)
-        if not self.session.ack_mode and len(frame) <= PARSED_MAX_FRAME:
-            if len(self._parsed) >= PARSED_MAX_ENTRIES:
-                self._parsed.clear()
-            self._parsed[frame] = command  # parsing is a pure function of the frame
+        frame = b""  # kept by frame only without acks, where a packet is a chunk
+        if not self.session.ack_mode:
+            # The frame as the peer sends it again: gdb never escapes these packets.
+            frame = fr.encode_packet(event.payload)
+            if len(frame) <= PARSED_MAX_FRAME:
+                if len(self._parsed) >= PARSED_MAX_ENTRIES:
+                    self._parsed.clear()
+                self._parsed[frame] = command  # parsing is a pure function of the frame
         self._on_command(command, frame, events)
 
     def _on_command(self, command: cmd.Command, frame: bytes, events: list[Event]) -> None:
@@ -165,7 +167,7 @@ class RspConnection:
             self._format = None  # the peer may have negotiated something
         else:
             self._awaiting = command
-            if self.reuse_replies and not self.session.ack_mode and type(command) in READ_ONLY:
+            if self.reuse_replies and frame and type(command) in READ_ONLY:
                 self._awaiting_frame = frame
             events.append(CommandReceived(command))
 

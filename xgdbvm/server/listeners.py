@@ -83,7 +83,6 @@ def tcp_sockets(endpoint: TcpEndpoint) -> list[socket.socket]:
         flags=socket.AI_PASSIVE,
     )
     sockets: list[socket.socket] = []
-    unsupported = 0
     try:
         for family, kind, proto, _, address in addresses:
             try:
@@ -91,7 +90,6 @@ def tcp_sockets(endpoint: TcpEndpoint) -> list[socket.socket]:
             except OSError as error:
                 if error.errno != errno.EAFNOSUPPORT:
                     raise
-                unsupported += 1
                 continue
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
