@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import socket
+import threading
+import time
 
 import trio
 
-from xgdbvm.server.wire import LINGER_S, SocketWire, open_wire
+from xgdbvm.server.wire import LINGER_S, SPIN_S, SocketWire, open_wire, spin_window
 
 TIMEOUT = 10
 
@@ -68,4 +70,28 @@ async def test_a_hang_up_while_lingering_is_the_end_of_the_stream() -> None:
         peer.close()
         assert await wire.receive_some(linger=True) == b""
         wire.release()
+        await stream.aclose()
+
+
+def test_the_spin_is_for_a_process_that_has_a_cpu_to_spare() -> None:
+    # On one CPU a spinning server would only keep gdb from answering.
+    assert spin_window(1) == 0.0
+    assert spin_window(2) == SPIN_S > 0
+
+
+async def test_a_packet_sent_during_the_spin_is_received_at_once() -> None:
+    with trio.fail_after(TIMEOUT):
+        stream, peer = await _pair()
+        wire = open_wire(stream)
+
+        def answer_soon() -> None:
+            time.sleep(SPIN_S / 10)
+            peer.sendall(b"$s#73")
+
+        sender = threading.Thread(target=answer_soon)
+        sender.start()
+        assert await wire.receive_some(linger=True) == b"$s#73"
+        sender.join(TIMEOUT)
+        wire.release()
+        peer.close()
         await stream.aclose()
