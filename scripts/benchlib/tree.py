@@ -68,6 +68,18 @@ def compile_bytecode(root: Path) -> None:
     )
     if done.returncode != 0:
         raise RuntimeError(f"compileall {root / 'xgdbvm'} failed: {done.stdout.strip()[-300:]}")
+    if not (root / "xgdbvm" / "dataclass_cache.py").exists():
+        return  # an older revision: nothing more to cache
+    # Likewise the compiled dataclass methods, which ./scripts/bootstrap writes too.
+    done = subprocess.run(
+        [str(VENV_PYTHON), "-c", "from xgdbvm.dataclass_cache import warm; warm()"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"caching the dataclass methods failed: {done.stderr.strip()[-300:]}")
 
 
 def working_tree() -> Tree:
