@@ -128,12 +128,12 @@ def test_run_announces_before_loading_what_serving_needs() -> None:
     rest loads when first used)."""
     probe = (
         "import sys, xgdbvm.cli as cli\n"
-        "def announce(text):\n"
+        "def announce(self, text):\n"
         "    late = ('trio', 'xgdbvm.trace', 'xgdbvm.server.app', 'xgdbvm.rsp', 'construct',\n"
         "            'xgdbvm.machine.mmu.walk', 'xgdbvm.machine.mmu.result')\n"
         "    print(sorted(m for m in sys.modules if m.startswith(late)))\n"
         "    raise SystemExit(0)\n"
-        "cli._announce = announce\n"
+        "cli._Streams.announce = announce\n"
         "cli.main(['run', '--gdb', '127.0.0.1:0', '--wait-for-gdb'])\n"
     )
     result = subprocess.run(

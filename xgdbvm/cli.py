@@ -17,7 +17,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from xgdbvm.server.app import ServeOptions
     from xgdbvm.server.endpoints import Endpoint
     from xgdbvm.server.listeners import Listening
+    from xgdbvm.server.outlet import Outlet
 
 # The machine, the server and Trio are imported by the commands that use them (about
 # 0.3 s of start-up), so that parsing arguments, `--help` and `xgdbvm trace` do not pay
@@ -248,6 +249,8 @@ def command_run(args: argparse.Namespace) -> int:
     # From here on there are a state directory and sockets to clean up: SIGINT and
     # SIGTERM are held (blocked, not lost) until the server catches them.
     unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    # Created with the signals held, so their threads never take one.
+    streams = _Streams.open()
     state_dir: Path | None = None
     opened: list[Listening] = []
     xenstore: Listening | None = None
@@ -267,9 +270,10 @@ def command_run(args: argparse.Namespace) -> int:
             opened.append(trace_on)
         xenstore = listen_xenstore(args.xenstore_socket or (state_dir or Path()) / "xenstored.sock")
         opened.append(xenstore)
-        _announce_listening(machine.config.image, gdb, xenstore, trace_on)
-        return _serve_run(machine, args, gdb, trace_on, xenstore, trace_file, unblocked)
+        _announce_listening(machine.config.image, gdb, xenstore, trace_on, streams.announce)
+        return _serve_run(machine, args, gdb, trace_on, xenstore, trace_file, unblocked, streams)
     finally:
+        streams.close()
         # What the server took over it has closed already; this is for when it did not.
         for listening in opened:
             listening.close()
@@ -290,6 +294,7 @@ def _serve_run(
     xenstore: Listening,
     trace_file: TextIO | None,
     unblocked: Iterable[int],
+    streams: _Streams,
 ) -> int:
     """Serve the machine until it ends (or Ctrl-C), then its summary and exit status."""
     import trio
@@ -300,7 +305,7 @@ def _serve_run(
 
     # With GDB on stdio, stdout is the protocol: the console goes to stderr.
     stdio = isinstance(gdb, StdioEndpoint)
-    machine.observers.subscribe(ConsolePrinter(sys.stderr.buffer if stdio else sys.stdout.buffer))
+    machine.observers.subscribe(ConsolePrinter(streams.stderr if stdio else streams.stdout))
     options = ServeOptions(
         gdb=gdb,
         wait_for_gdb=args.wait_for_gdb,
@@ -315,7 +320,7 @@ def _serve_run(
     _end_startup()
     started = time.perf_counter()
     try:
-        stop, interrupted = trio.run(_serve, machine, options, unblocked)
+        stop, interrupted = trio.run(_serve, machine, options, unblocked, streams.announce)
     except BaseExceptionGroup as group:
         # A server that cannot start (a bad path) is a usage error.
         failed = group.subgroup(ConfigError)
@@ -323,7 +328,7 @@ def _serve_run(
             raise
         raise _first(failed) from None
     reason: StopReason = stop if stop is not None else HostInterrupt()
-    print(summary(machine, reason, time.perf_counter() - started), file=sys.stderr)
+    streams.announce(summary(machine, reason, time.perf_counter() - started))
     if gdb is not None and interrupted:
         return EXIT_POWEROFF
     return EXIT_INTERRUPTED if interrupted else exit_status(reason)
@@ -339,22 +344,26 @@ def _open_trace_file(path: Path) -> TextIO:
 
 
 def _announce_listening(
-    image: Path, gdb: Endpoint | Listening | None, xenstore: Listening, trace: Listening | None
+    image: Path,
+    gdb: Endpoint | Listening | None,
+    xenstore: Listening,
+    trace: Listening | None,
+    announce: Callable[[str], None],
 ) -> None:
     """What a run serves; ``gdb`` is announced when it listens (not for stdio)."""
     from xgdbvm.server.listeners import Listening
 
     if isinstance(gdb, Listening):
-        _announce(
+        announce(
             f"xgdbvm: GDB server on {gdb.address}; attach with:\n"
             f"  gdb-multiarch {image} -ex 'target remote {gdb.address}'"
         )
-    _announce(
+    announce(
         f"xgdbvm: xenstore on {xenstore.address}; use it with: "
         f"XENSTORED_PATH={xenstore.address} xenstore-ls"
     )
     if trace is not None:
-        _announce(
+        announce(
             f"xgdbvm: trace server on {trace.address}; read it with: xgdbvm trace {trace.address}"
         )
 
@@ -381,18 +390,44 @@ def _load_gdb_support() -> None:
     import xgdbvm.server.gdb_session  # noqa: F401
 
 
-def _announce(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+class _Streams:
+    """A run's stdout and stderr, written without ever blocking the server (see
+    xgdbvm/server/outlet.py): a harness that never reads them cannot stall it."""
+
+    CLOSE_TIMEOUT_S = 5.0  # at exit, for a reader that is slow or not reading at all
+
+    def __init__(self, stdout: Outlet, stderr: Outlet) -> None:
+        self.stdout = stdout
+        self.stderr = stderr
+
+    @classmethod
+    def open(cls) -> _Streams:
+        from xgdbvm.server.outlet import Outlet
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return cls(Outlet(sys.stdout.fileno(), "stdout"), Outlet(sys.stderr.fileno(), "stderr"))
+
+    def announce(self, text: str) -> None:
+        self.stderr.write(text.encode("utf-8", "backslashreplace") + b"\n")
+
+    def close(self) -> None:
+        deadline = time.monotonic() + self.CLOSE_TIMEOUT_S
+        self.stdout.close(timeout=self.CLOSE_TIMEOUT_S)
+        self.stderr.close(timeout=max(0.0, deadline - time.monotonic()))
 
 
 async def _serve(
-    machine: Machine, options: ServeOptions, unblocked: Iterable[int]
+    machine: Machine,
+    options: ServeOptions,
+    unblocked: Iterable[int],
+    announce: Callable[[str], None],
 ) -> tuple[StopReason | None, bool]:
     import trio
 
     from xgdbvm.server.app import Bound, Server, wait_for_signals
 
-    server = Server(machine, options, _announce)
+    server = Server(machine, options, announce)
     outcome: list[StopReason | None] = []
     async with trio.open_nursery() as nursery:
         signals = trio.CancelScope()

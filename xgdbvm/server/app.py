@@ -14,7 +14,7 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, ClassVar, TextIO
+from typing import ClassVar, Protocol, TextIO
 
 import trio
 
@@ -63,13 +63,21 @@ class Bound:
     xenstore: str | None = None
 
 
+class ByteSink(Protocol):
+    """Where console bytes go: a binary file, or an Outlet (server/outlet.py)."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
 class ConsolePrinter:
     """Writes guest console bytes to a binary stream as they come; lines from the PV
     console ring are marked, so they cannot be mistaken for the UART's."""
 
     PREFIX: ClassVar[dict[ConsoleSource, bytes]] = {ConsoleSource.PV: b"[pv] "}
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: ByteSink) -> None:
         self._out = out
         self._line_start: dict[ConsoleSource, bool] = {}
 
