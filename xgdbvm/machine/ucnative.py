@@ -39,21 +39,25 @@ def engine_handle(uc: unicorn.Uc) -> Any:
 
 
 class _TickState(ctypes.Structure):
+    """struct xgdbvm_tick of native/tick.c, field for field."""
+
     _fields_ = (
         ("instructions", ctypes.c_uint64),
+        ("limit", ctypes.c_uint64),
         ("deadline", ctypes.c_uint64),
-        ("blocks", ctypes.c_uint64),
-        ("shift", ctypes.c_uint32),
         ("stopped", ctypes.c_uint32),
+        ("irq_waiting", ctypes.c_uint32),
         ("emu_stop", ctypes.c_void_p),
         ("reg_read", ctypes.c_void_p),
         ("mask_reg", ctypes.c_int32),
-        ("irq_waiting", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint32),
         ("mask_bit", ctypes.c_uint64),
     )
 
 
 NO_DEADLINE = (1 << 64) - 1
+# The hook function by log2 of the instruction width (native/tick.c).
+_TICK_HOOKS = {2: "xgdbvm_tick_block", 1: "xgdbvm_tick_block_t32"}
 
 
 class InstructionClock:
@@ -66,11 +70,13 @@ class InstructionClock:
     def __init__(
         self, uc: unicorn.Uc, mask_reg: int, mask_bit: int, instruction_shift: int = 2
     ) -> None:
+        if instruction_shift not in _TICK_HOOKS:
+            raise ValueError(f"no tick hook for instructions of {1 << instruction_shift} bytes")
         self._state = _TickState(
             0,
             NO_DEADLINE,
+            NO_DEADLINE,
             0,
-            instruction_shift,
             0,
             ctypes.cast(_uclib.uc_emu_stop, ctypes.c_void_p).value,
             ctypes.cast(_uclib.uc_reg_read, ctypes.c_void_p).value,
@@ -79,7 +85,7 @@ class InstructionClock:
             mask_bit,
         )
         self._hook = ctypes.c_size_t()
-        hook_fn = ctypes.cast(_ticklib.xgdbvm_tick_block, ctypes.c_void_p)
+        hook_fn = ctypes.cast(getattr(_ticklib, _TICK_HOOKS[instruction_shift]), ctypes.c_void_p)
         err = _uclib.uc_hook_add(
             engine_handle(uc),
             ctypes.byref(self._hook),
@@ -99,24 +105,24 @@ class InstructionClock:
         return int(self._state.instructions)
 
     @property
-    def blocks(self) -> int:
-        return int(self._state.blocks)
-
-    @property
     def counter_address(self) -> int:
         """Where the count lives, for native code that stamps records with it."""
         return ctypes.addressof(self._state) + _TickState.instructions.offset
 
     def set_deadline(self, instructions: int | None) -> None:
         """Stop the next slice once the count reaches ``instructions`` (None: never)."""
-        self._state.deadline = NO_DEADLINE if instructions is None else instructions
-        self._state.stopped = 0
+        state = self._state
+        state.deadline = NO_DEADLINE if instructions is None else instructions
+        state.stopped = 0
+        state.limit = 0 if state.irq_waiting else state.deadline
 
     def stop_soon(self) -> None:
         """Stop at the next block start. Safe from any thread and from inside a memory
         callback, unlike uc_emu_stop, which there can make Unicorn run the current
         instruction (an MMIO store, say) a second time when it resumes."""
+        # The deadline first: a hook that sees the limit at 0 then finds it passed.
         self._state.deadline = 0
+        self._state.limit = 0
 
     @property
     def deadline_hit(self) -> bool:
@@ -129,11 +135,12 @@ class InstructionClock:
     def watch_irq_window(self, waiting: bool) -> None:
         """While an interrupt is pending but masked, stop at the first block the
         vCPU starts with interrupts unmasked."""
-        self._state.irq_waiting = int(waiting)
+        state = self._state
+        state.irq_waiting = int(waiting)
+        state.limit = 0 if waiting else state.deadline
 
     def reset(self) -> None:
         self._state.instructions = 0
-        self._state.blocks = 0
         self.set_deadline(None)
 
 
@@ -145,7 +152,6 @@ class UncountedClock:
     def instructions(self) -> int:
         return 0
 
-    blocks = 0
     counter_address = None
     deadline_hit = False
     irq_window_opened = False

@@ -10,8 +10,8 @@
  * Counting is per block, so a stop lands at a block boundary at or after the
  * deadline; hypercalls and exceptions end a block, so the count is exact at
  * every trap.  Instruction width: 4 bytes (A64/A32) or 2 (T32, an
- * approximation for 32-bit Thumb encodings).  The result is deterministic,
- * which is what virtual time needs.
+ * approximation for 32-bit Thumb encodings), one hook function each.  The
+ * result is deterministic, which is what virtual time needs.
  *
  * This file is built as a CPython extension module only so that pip builds it
  * with the package; Python code reaches the hook through ctypes.
@@ -25,41 +25,65 @@ typedef int (*uc_reg_read_fn)(void *uc, int regid, void *value);
 
 struct xgdbvm_tick {
     uint64_t instructions;   /* instructions started so far */
+    uint64_t limit;          /* the hook looks further only once instructions >= limit */
     uint64_t deadline;       /* stop once instructions >= deadline */
-    uint64_t blocks;         /* blocks started so far */
-    uint32_t shift;          /* log2 of the instruction width (2 or 1) */
     uint32_t stopped;        /* 1: deadline reached, 2: interrupt window opened */
+    uint32_t irq_waiting;    /* an interrupt is pending but the vCPU masks it */
     uc_emu_stop_fn emu_stop; /* uc_emu_stop from the loaded libunicorn */
     uc_reg_read_fn reg_read; /* uc_reg_read, for the interrupt-window check */
     int32_t mask_reg;        /* PSTATE / CPSR register id */
-    uint32_t irq_waiting;    /* an interrupt is pending but the vCPU masks it */
+    uint32_t reserved;
     uint64_t mask_bit;       /* the I bit in that register */
 };
 
 /*
+ * Everything but the count, out of the hot path. The Python side keeps
+ * limit = deadline, or 0 while an interrupt waits (every block comes here).
+ *
  * Unmasking interrupts (msr daifclr, cpsie i) ends a translated block, so
  * checking the mask at block starts, and only while an interrupt waits,
  * finds the first boundary where it can be taken without any per-instruction
  * cost and without trapping the unmask itself.
  */
-void xgdbvm_tick_block(void *uc, uint64_t address, uint32_t size, struct xgdbvm_tick *tick)
+static __attribute__((noinline)) void tick_slow(void *uc, struct xgdbvm_tick *tick)
 {
-    (void)address;
-    tick->blocks += 1;
-    tick->instructions += size >> tick->shift;
     if (tick->stopped)
         return;
     if (tick->instructions >= tick->deadline) {
         tick->stopped = 1;
+        tick->limit = UINT64_MAX;
         tick->emu_stop(uc);
     } else if (tick->irq_waiting) {
         uint64_t value = tick->mask_bit;
         if (tick->reg_read(uc, tick->mask_reg, &value) == 0 && !(value & tick->mask_bit)) {
             tick->stopped = 2;
+            tick->limit = UINT64_MAX;
             tick->emu_stop(uc);
         }
+    } else {
+        tick->limit = tick->deadline; /* a limit set before the deadline moved on */
     }
 }
+
+/*
+ * The hot path: one add, one compare, per translated block. Aligned to 64
+ * bytes so that its branches never straddle a 32-byte boundary: on Intel
+ * cores with the jump-conditional-code erratum fix, a hook placed across one
+ * ran 25-30% slower than an empty hook, and at the same speed once aligned.
+ */
+#define TICK_BLOCK(name, shift)                                                           \
+    __attribute__((aligned(64))) void name(void *uc, uint64_t address, uint32_t size,     \
+                                           struct xgdbvm_tick *tick)                      \
+    {                                                                                     \
+        (void)address;                                                                    \
+        uint64_t instructions = tick->instructions + (size >> (shift));                   \
+        tick->instructions = instructions;                                                \
+        if (__builtin_expect(instructions >= tick->limit, 0))                             \
+            tick_slow(uc, tick);                                                          \
+    }
+
+TICK_BLOCK(xgdbvm_tick_block, 2)     /* A64 and A32: 4-byte instructions */
+TICK_BLOCK(xgdbvm_tick_block_t32, 1) /* T32: 2 bytes, an approximation for 32-bit encodings */
 
 static struct PyModuleDef tick_module = {
     PyModuleDef_HEAD_INIT, "_tick", "Native instruction-clock hook (see tick.c).", -1, NULL,
