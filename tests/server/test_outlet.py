@@ -160,3 +160,16 @@ async def test_a_run_whose_stderr_is_never_read_keeps_answering_gdb(
     # Nothing was lost: every stop's line came out once the pipe was read again.
     assert log.count("breakpoint") >= stops, log[-500:]
     assert "dropped" not in log
+
+
+def test_a_short_write_to_a_reader_keeping_up_is_in_the_pipe_at_once(
+    pipe: tuple[int, int],
+) -> None:
+    # No hand-off to the thread: the bytes are there when write returns.
+    read_end, write_end = pipe
+    outlet = Outlet(write_end, "test")
+    for i in range(100):
+        outlet.write(b"stop %d\n" % i)
+        assert select.select([read_end], [], [], 0)[0]
+        assert os.read(read_end, 4096) == b"stop %d\n" % i
+    assert outlet.close(timeout=TIMEOUT)
