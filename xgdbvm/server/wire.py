@@ -44,6 +44,13 @@ LINGER_S = 0.0005
 SPIN_S = 0.001
 
 
+def _usable_cpus() -> int:
+    # The CPUs this process may run on (a container or taskset may allow fewer than
+    # the machine has); where the platform cannot say, the machine's count.
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
 def spin_window(cpus: int) -> float:
     """How long to spin for the peer's next packet, given the CPUs we may run on."""
     return SPIN_S if cpus > 1 else 0.0
@@ -89,7 +96,7 @@ class SocketWire:
         self._unyielded = 0
         self._poll = select.poll()
         self._poll.register(self._sock.fileno(), select.POLLIN)
-        self._spin_s = spin_window(len(os.sched_getaffinity(0)))
+        self._spin_s = spin_window(_usable_cpus())
 
     async def receive_some(self, *, linger: bool = False) -> bytes:
         while True:
