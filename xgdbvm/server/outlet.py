@@ -6,7 +6,7 @@ stops the server: run under a harness that never reads stderr, a session went
 quiet after about 900 breakpoint stops, with gdb left waiting on a reply.
 
 An ``Outlet`` takes bytes without ever blocking. A short write with nothing
-queued before it, to a descriptor that ``select`` says can take it, goes out at
+queued before it, to a descriptor that ``poll`` says can take it, goes out at
 once: a stop line, say, costs one system call and no thread hand-off, which on
 two CPUs would take the one gdb is about to run on. Everything else goes to a
 thread of its own, which does the blocking writes. Up to ``limit`` bytes wait for a slow
@@ -23,7 +23,7 @@ import threading
 from collections import deque
 
 DEFAULT_LIMIT = 8 << 20  # bytes waiting for the reader before output is dropped
-# Written at once when select says the descriptor can take them: a pipe then has a
+# Written at once when poll says the descriptor can take them: a pipe then has a
 # free page (4 KiB), a terminal at least 256 bytes of room, so such a write never blocks.
 DIRECT_MAX = 256
 CHUNK = 1 << 16  # bytes per write(2)
@@ -120,13 +120,12 @@ class Outlet:
                 return
             with self._ready:
                 self._queued -= len(data)
-                dropped, self._dropped = self._dropped, 0
-            if dropped and not self._write_all(
-                b"\n[xgdbvm: %d bytes of output dropped: the reader fell behind]\n" % dropped
-            ):
-                with self._ready:
-                    self._gone = True
-                return
+                if self._dropped:
+                    # Queued, not written here: a direct write must not overtake it.
+                    note = b"\n[xgdbvm: %d bytes of output dropped: the reader fell behind]\n"
+                    self._queue.append(note % self._dropped)
+                    self._queued += len(self._queue[-1])
+                    self._dropped = 0
 
     def _write_all(self, data: bytes) -> bool:
         view = memoryview(data)
@@ -136,7 +135,7 @@ class Outlet:
             except InterruptedError:
                 continue
             except BlockingIOError:  # the descriptor was non-blocking: wait here instead
-                select.select([], [self._fd], [])
+                self._poll.poll()
                 continue
             except OSError:
                 return False  # EPIPE, EBADF: nobody will read this

@@ -14,12 +14,13 @@ to the scheduler every ``YIELD_EVERY`` calls that did not have to wait.
 ``receive_some(linger=True)`` is for a peer that is about to answer (gdb, right
 after a reply, while the guest is halted). Before parking in Trio it:
 
-- spins on the non-blocking receive for up to ``SPIN_S``, when the process may
-  use more than one CPU. gdb thinks for some tens of microseconds per packet; a
-  process asleep in ``poll`` costs the kernel a wake-up on top of that, and on a
-  small virtual machine the wake-up is the larger part. With gdb on the other
-  CPU, spinning took stepi from 1.0-1.1x QEMU's rate to 1.4-1.6x (arm64 and
-  arm32). On a single CPU a spin would only delay gdb, so there is none;
+- spins for up to ``SPIN_S``, polling the socket without blocking, when the
+  process may use more than one CPU. gdb thinks for some tens of microseconds per
+  packet; a process asleep in ``poll`` costs the kernel a wake-up on top of that,
+  and on a small virtual machine the wake-up is the larger part. With gdb on the
+  other CPU, spinning took stepi from 1.0-1.3x QEMU's rate to 1.4-1.5x (arm64 and
+  arm32, full benchmark runs). On a single CPU a spin would only delay gdb, so
+  there is none;
 - then blocks in ``poll`` for up to ``LINGER_S``, outside the scheduler: one
   system call instead of an epoll registration, a scheduler pass and a second
   receive (10-30% on stepi and continue before the spin existed).
