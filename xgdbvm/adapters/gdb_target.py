@@ -279,8 +279,7 @@ class GdbTarget:
             return Reply(replies.error(ErrorCode.EPERM, "machine memory is read-only", fmt=fmt))
         try:
             if self.address_space is AddressSpace.IPA:
-                self.machine.memory.write(command.address, command.data)
-                self.machine.uc.ctl_flush_tb()
+                self.machine.debug_write_physical(command.address, command.data)
             else:
                 self.machine.debug_write(command.address, command.data)
         except GuestMemoryFault:

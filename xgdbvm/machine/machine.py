@@ -39,7 +39,7 @@ from xgdbvm.machine.events import (
 )
 from xgdbvm.machine.fastcalls import ExceptionHook
 from xgdbvm.machine.hypercall_breaks import HypercallBreaks
-from xgdbvm.machine.memory import PAGE_SIZE, GuestMemoryFault, PhysicalMemory
+from xgdbvm.machine.memory import PAGE_SHIFT, PAGE_SIZE, GuestMemoryFault, PhysicalMemory
 from xgdbvm.machine.mmu import Access
 from xgdbvm.machine.stop import (
     BudgetExhausted,
@@ -73,6 +73,7 @@ FAST_MIN_SLICE_NS = 200_000
 FAST_UNMASK_STEPS = 64  # an idle guest re-checks host work at least this often
 IDLE_WITHOUT_DEADLINE_NS = 1_000_000_000
 COUNTED_RUN_MAX = 4096  # instructions: a run this short keeps Unicorn's count hook
+DEBUGGER_TLB_PAGES = 4096  # translations kept for a debugger between runs
 
 
 class ConsoleBuffer:
@@ -209,6 +210,7 @@ class Machine(Traps):
         )
         self.exceptions.load(self.hypervisor.dispatcher.constant_calls())
         self._vcpu_thread = threading.get_ident()  # whichever thread last ran the vCPU
+        self._debugger_tlb: dict[tuple[mmu.Regime, int], int] = {}  # (regime, va page): ipa
         self._counting = False  # whether Unicorn has its instruction-count hook in
         self.uc.hook_add(unicorn.UC_HOOK_MEM_INVALID, self._on_unmapped)
         self.cpu.hook_system_registers(self._read_sysreg, self._write_sysreg)
@@ -235,6 +237,7 @@ class Machine(Traps):
         self._stop = None
         self.last_stop = None
         self._pending_abort = None
+        self._debugger_tlb.clear()
         self.stage2_faults.clear()
         self._host_stop.clear()
         self.boot_state = self.board.load()
@@ -282,7 +285,14 @@ class Machine(Traps):
         if count and not self._counting:
             self.uc.ctl_flush_tb()
         self._counting = count > 0
-        self.uc.emu_start(self.cpu.resume_address(), self._never, timeout=timeout_us, count=count)
+        self._debugger_tlb.clear()
+        self.cpu.hold_system_registers(False)
+        try:
+            self.uc.emu_start(
+                self.cpu.resume_address(), self._never, timeout=timeout_us, count=count
+            )
+        finally:
+            self.cpu.hold_system_registers(True)
 
     def _take_vcpu(self) -> None:
         """Before the vCPU runs (or steps) on the calling thread."""
@@ -473,12 +483,20 @@ class Machine(Traps):
         """A debugger's write: also drops translated code for the range, which a
         write straight into shared RAM would otherwise leave stale."""
         spans = self._virtual_spans(va, len(data), None)
+        self._debugger_tlb.clear()  # the bytes may be the guest's page tables
         done = 0
         for ipa, length in spans:
             self.memory.write(ipa, data[done : done + length])
             # Unicorn's cache removal takes the guest-virtual address and walks it itself.
             self.uc.ctl_remove_cache(va + done, va + done + length)
             done += length
+
+    def debug_write_physical(self, ipa: int, data: bytes) -> None:
+        """A debugger's write to guest-physical memory: the bytes may be code or a page
+        table, so translated code and the debugger's kept translations go too."""
+        self.memory.write(ipa, data)
+        self._debugger_tlb.clear()
+        self.uc.ctl_flush_tb()
 
     def debug_read(self, va: int, size: int) -> bytes:
         """A debugger's read: translation without permission checks."""
@@ -505,6 +523,23 @@ class Machine(Traps):
         regime = self.cpu.translation_regime()
         if not regime.enabled:
             return va
+        return self._walk_to_ipa(regime, va, access)
+
+    def _debugger_ipa(self, regime: mmu.Regime, va: int) -> int:
+        """A debugger's stage 1 (no permissions), its pages kept while the vCPU is
+        stopped: gdb reads the same few pages many times at each stop, and a walk in
+        Python costs ~50-90 us. Keyed by the regime's registers; dropped when the
+        guest runs and when a debugger writes memory (which may be a table)."""
+        key = (regime, va >> PAGE_SHIFT)
+        page = self._debugger_tlb.get(key)
+        if page is None:
+            if len(self._debugger_tlb) >= DEBUGGER_TLB_PAGES:
+                self._debugger_tlb.clear()
+            page = self._walk_to_ipa(regime, va, None) & ~(PAGE_SIZE - 1)
+            self._debugger_tlb[key] = page
+        return page | (va & (PAGE_SIZE - 1))
+
+    def _walk_to_ipa(self, regime: mmu.Regime, va: int, access: Access | None) -> int:
         walk = mmu.translate(regime, self._read_table, va)
         fault = walk.fault
         if fault is None and access is not None:
@@ -518,10 +553,14 @@ class Machine(Traps):
         """(ipa, length) pieces of a virtual range, split at 4 KiB pages."""
         if not self.cpu.mmu_enabled():
             return [(va, size)]
+        regime = self.cpu.translation_regime()
         spans = []
         while size > 0:
             length = min(size, PAGE_SIZE - (va & (PAGE_SIZE - 1)))
-            spans.append((self.virtual_to_ipa(va, access), length))
+            if access is None:
+                spans.append((self._debugger_ipa(regime, va), length))
+            else:
+                spans.append((self._walk_to_ipa(regime, va, access), length))
             va += length
             size -= length
         return spans

@@ -137,6 +137,12 @@ class Arm32Cpu:
     def write_reg(self, reg: int, value: int) -> None:
         self._regs.write(reg, value)
 
+    def hold_system_registers(self, stopped: bool) -> None:
+        if stopped:
+            self._sysregs.hold()
+        else:
+            self._sysregs.release()
+
     def read_cp15(self, reg: Cp15) -> int:
         return self._sysregs.read(reg.cp_tuple)
 

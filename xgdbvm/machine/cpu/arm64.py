@@ -120,6 +120,12 @@ class Arm64Cpu:
     def write_reg(self, reg: int, value: int) -> None:
         self._regs.write(reg, value)
 
+    def hold_system_registers(self, stopped: bool) -> None:
+        if stopped:
+            self._sysregs.hold()
+        else:
+            self._sysregs.release()
+
     def read_sysreg(self, reg: SysReg) -> int:
         return self._sysregs.read(reg.cp_tuple)
 

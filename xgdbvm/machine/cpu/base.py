@@ -115,6 +115,11 @@ class Cpu(Protocol):
 
     def write_reg(self, reg: int, value: int) -> None: ...
 
+    def hold_system_registers(self, stopped: bool) -> None:
+        """``stopped``: the vCPU is not running, system registers read now may be kept
+        until one is written; False before it runs again."""
+        ...
+
     def trap_immediate(self, fetch: Fetch) -> int | None:
         """The immediate of the HVC/SMC/SVC that just trapped (PC is past it), or None."""
         ...

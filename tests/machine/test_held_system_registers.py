@@ -1,0 +1,93 @@
+"""System registers read while the vCPU is stopped are kept, and never stale."""
+
+from __future__ import annotations
+
+import pytest
+import unicorn
+import unicorn.arm64_const as a64
+
+from tests.conftest import ARCHES, MachineFactory
+from xgdbvm.machine.machine import Machine
+from xgdbvm.machine.memory import GuestMemoryFault
+from xgdbvm.machine.mmu import TableFormat
+from xgdbvm.machine.ucnative import SystemRegisterFile
+
+SCTLR_EL1 = (1, 0, 3, 0, 0)  # (CRn, CRm, op0, op1, op2)
+
+
+def _bare() -> tuple[unicorn.Uc, SystemRegisterFile]:
+    uc = unicorn.Uc(unicorn.UC_ARCH_ARM64, unicorn.UC_MODE_ARM)
+    return uc, SystemRegisterFile(uc, a64.UC_ARM64_REG_CP_REG, arm64=True)
+
+
+def test_a_write_while_held_is_read_back() -> None:
+    _, sysregs = _bare()
+    sysregs.hold()
+    before = sysregs.read(SCTLR_EL1)
+    sysregs.write(SCTLR_EL1, before | 1)
+    assert sysregs.read(SCTLR_EL1) == before | 1
+    sysregs.write(SCTLR_EL1, before)
+    assert sysregs.read(SCTLR_EL1) == before
+
+
+def test_released_reads_see_the_engine() -> None:
+    uc, sysregs = _bare()
+    sysregs.hold()
+    before = sysregs.read(SCTLR_EL1)
+    sysregs.release()  # as before a run: the guest may change it behind our back
+    uc.reg_write(a64.UC_ARM64_REG_CP_REG, (*SCTLR_EL1, before ^ 1))
+    assert sysregs.read(SCTLR_EL1) == before ^ 1
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_the_mmu_switching_on_is_seen_at_the_next_stop(
+    make_machine: MachineFactory, arch: str
+) -> None:
+    machine, _ = make_machine(arch, bootargs="xgdbvm.test=mmu")
+    main = next(s.address for s in machine.layout.image.symbols if s.name == "mmu_virtual_main")
+    machine.step()
+    assert not machine.cpu.mmu_enabled()  # read while stopped, and kept...
+    machine.debug.add_breakpoint(main)
+    machine.run(50_000_000)
+    assert machine.cpu.pc == main
+    assert machine.cpu.mmu_enabled()  # ...until the guest ran and turned it on
+    # And what a debugger reads there goes through the guest's tables.
+    assert machine.debug_read(main, 4) == machine.memory.read(machine.virtual_to_ipa(main), 4)
+
+
+def _at_virtual_main(make_machine: MachineFactory, arch: str) -> tuple[Machine, int]:
+    machine, _ = make_machine(arch, bootargs="xgdbvm.test=mmu")
+    main = next(s.address for s in machine.layout.image.symbols if s.name == "mmu_virtual_main")
+    machine.debug.add_breakpoint(main)
+    machine.run(50_000_000)
+    assert machine.cpu.pc == main
+    return machine, main
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_a_debugger_edit_of_a_page_table_is_seen_by_the_next_read(
+    make_machine: MachineFactory, arch: str
+) -> None:
+    machine, main = _at_virtual_main(make_machine, arch)
+    walk = machine.translate(main)
+    assert walk.ipa is not None
+    assert machine.debug_read(main, 4) == machine.memory.read(walk.ipa, 4)  # now kept
+    # Move the leaf entry's output one entry's span on, as gdb could in IPA mode.
+    leaf = walk.steps[-1]
+    assert leaf.descriptor is not None
+    width = 4 if walk.format is TableFormat.SHORT else 8
+    moved = (leaf.descriptor + leaf.span).to_bytes(width, "little")
+    machine.debug_write_physical(leaf.address, moved)
+    assert machine.debug_read(main, 4) == machine.memory.read(walk.ipa + leaf.span, 4)
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_a_debugger_write_of_a_translation_register_is_seen_by_the_next_read(
+    make_machine: MachineFactory, arch: str
+) -> None:
+    machine, main = _at_virtual_main(make_machine, arch)
+    assert machine.debug_read(main, 4)
+    sctlr = machine.cpu.register_table()["SCTLR_EL1" if arch == "arm64" else "SCTLR"]
+    sctlr.write(sctlr.read() & ~1)  # the MMU off, from the debugger
+    with pytest.raises(GuestMemoryFault):
+        machine.debug_read(main, 4)  # now a physical address with no RAM behind it
