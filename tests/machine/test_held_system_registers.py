@@ -91,3 +91,17 @@ def test_a_debugger_write_of_a_translation_register_is_seen_by_the_next_read(
     sctlr.write(sctlr.read() & ~1)  # the MMU off, from the debugger
     with pytest.raises(GuestMemoryFault):
         machine.debug_read(main, 4)  # now a physical address with no RAM behind it
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_a_kept_translation_outlives_a_step_without_a_new_walk(
+    make_machine: MachineFactory, arch: str
+) -> None:
+    machine, main = _at_virtual_main(make_machine, arch)
+    tlb = machine._debugger_tlb
+    first = machine.debug_read(main, 16)
+    walks = tlb.walks
+    for _ in range(5):
+        machine.step()  # the guest runs: its registers are read again, its tables checked
+        assert machine.debug_read(main, 16) == first
+    assert tlb.walks == walks

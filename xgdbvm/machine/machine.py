@@ -24,6 +24,7 @@ from xgdbvm.machine import mmu
 from xgdbvm.machine.board import Board, Layout, MachineConfig
 from xgdbvm.machine.cpu.base import BootState, Cpu, Excp
 from xgdbvm.machine.debug import DebugHooks
+from xgdbvm.machine.debugger_tlb import DebuggerTlb
 from xgdbvm.machine.devices.generic_timer import TimerReg
 from xgdbvm.machine.events import (
     ConsoleOutput,
@@ -39,7 +40,7 @@ from xgdbvm.machine.events import (
 )
 from xgdbvm.machine.fastcalls import ExceptionHook
 from xgdbvm.machine.hypercall_breaks import HypercallBreaks
-from xgdbvm.machine.memory import PAGE_SHIFT, PAGE_SIZE, GuestMemoryFault, PhysicalMemory
+from xgdbvm.machine.memory import PAGE_SIZE, GuestMemoryFault, PhysicalMemory
 from xgdbvm.machine.mmu import Access
 from xgdbvm.machine.stop import (
     BudgetExhausted,
@@ -73,7 +74,6 @@ FAST_MIN_SLICE_NS = 200_000
 FAST_UNMASK_STEPS = 64  # an idle guest re-checks host work at least this often
 IDLE_WITHOUT_DEADLINE_NS = 1_000_000_000
 COUNTED_RUN_MAX = 4096  # instructions: a run this short keeps Unicorn's count hook
-DEBUGGER_TLB_PAGES = 4096  # translations kept for a debugger between runs
 
 
 class ConsoleBuffer:
@@ -210,7 +210,7 @@ class Machine(Traps):
         )
         self.exceptions.load(self.hypervisor.dispatcher.constant_calls())
         self._vcpu_thread = threading.get_ident()  # whichever thread last ran the vCPU
-        self._debugger_tlb: dict[tuple[mmu.Regime, int], int] = {}  # (regime, va page): ipa
+        self._debugger_tlb = DebuggerTlb(self._read_table)
         self._counting = False  # whether Unicorn has its instruction-count hook in
         self.uc.hook_add(unicorn.UC_HOOK_MEM_INVALID, self._on_unmapped)
         self.cpu.hook_system_registers(self._read_sysreg, self._write_sysreg)
@@ -285,7 +285,7 @@ class Machine(Traps):
         if count and not self._counting:
             self.uc.ctl_flush_tb()
         self._counting = count > 0
-        self._debugger_tlb.clear()
+        self._debugger_tlb.recheck()
         self.cpu.hold_system_registers(False)
         try:
             self.uc.emu_start(
@@ -483,7 +483,7 @@ class Machine(Traps):
         """A debugger's write: also drops translated code for the range, which a
         write straight into shared RAM would otherwise leave stale."""
         spans = self._virtual_spans(va, len(data), None)
-        self._debugger_tlb.clear()  # the bytes may be the guest's page tables
+        self._debugger_tlb.recheck()  # the bytes may be page tables
         done = 0
         for ipa, length in spans:
             self.memory.write(ipa, data[done : done + length])
@@ -492,10 +492,10 @@ class Machine(Traps):
             done += length
 
     def debug_write_physical(self, ipa: int, data: bytes) -> None:
-        """A debugger's write to guest-physical memory: the bytes may be code or a page
-        table, so translated code and the debugger's kept translations go too."""
+        """A debugger's write to guest-physical memory: the bytes may be code, so
+        translated code goes too, and kept translations are checked again."""
         self.memory.write(ipa, data)
-        self._debugger_tlb.clear()
+        self._debugger_tlb.recheck()
         self.uc.ctl_flush_tb()
 
     def debug_read(self, va: int, size: int) -> bytes:
@@ -525,20 +525,6 @@ class Machine(Traps):
             return va
         return self._walk_to_ipa(regime, va, access)
 
-    def _debugger_ipa(self, regime: mmu.Regime, va: int) -> int:
-        """A debugger's stage 1 (no permissions), its pages kept while the vCPU is
-        stopped: gdb reads the same few pages many times at each stop, and a walk in
-        Python costs ~50-90 us. Keyed by the regime's registers; dropped when the
-        guest runs and when a debugger writes memory (which may be a table)."""
-        key = (regime, va >> PAGE_SHIFT)
-        page = self._debugger_tlb.get(key)
-        if page is None:
-            if len(self._debugger_tlb) >= DEBUGGER_TLB_PAGES:
-                self._debugger_tlb.clear()
-            page = self._walk_to_ipa(regime, va, None) & ~(PAGE_SIZE - 1)
-            self._debugger_tlb[key] = page
-        return page | (va & (PAGE_SIZE - 1))
-
     def _walk_to_ipa(self, regime: mmu.Regime, va: int, access: Access | None) -> int:
         walk = mmu.translate(regime, self._read_table, va)
         fault = walk.fault
@@ -558,7 +544,7 @@ class Machine(Traps):
         while size > 0:
             length = min(size, PAGE_SIZE - (va & (PAGE_SIZE - 1)))
             if access is None:
-                spans.append((self._debugger_ipa(regime, va), length))
+                spans.append((self._debugger_tlb.ipa(regime, va), length))
             else:
                 spans.append((self._walk_to_ipa(regime, va, access), length))
             va += length
