@@ -24,7 +24,6 @@ from xgdbvm.machine import mmu
 from xgdbvm.machine.board import Board, Layout, MachineConfig
 from xgdbvm.machine.cpu.base import BootState, Cpu, Excp
 from xgdbvm.machine.debug import DebugHooks
-from xgdbvm.machine.debugger_tlb import DebuggerTlb
 from xgdbvm.machine.devices.generic_timer import TimerReg
 from xgdbvm.machine.events import (
     ConsoleOutput,
@@ -55,6 +54,7 @@ from xgdbvm.machine.stop import (
 from xgdbvm.machine.timekeeping import NS_PER_TICK, VirtualTime
 from xgdbvm.machine.traps import Traps
 from xgdbvm.machine.ucnative import CodeReader, InstructionClock, UncountedClock
+from xgdbvm.machine.walk_cache import WalkCache
 from xgdbvm.machine.xen.backend_stress import POLL_INSTRUCTIONS as STRESS_POLL_INSTRUCTIONS
 from xgdbvm.machine.xen.backend_stress import EventStress, stress_total
 from xgdbvm.machine.xen.guest import FaultingGuestAccess
@@ -210,7 +210,7 @@ class Machine(Traps):
         )
         self.exceptions.load(self.hypervisor.dispatcher.constant_calls())
         self._vcpu_thread = threading.get_ident()  # whichever thread last ran the vCPU
-        self._debugger_tlb = DebuggerTlb(self._read_table)
+        self._walks = WalkCache(self._read_table)  # stage-1 walks, kept and checked
         self._counting = False  # whether Unicorn has its instruction-count hook in
         self.uc.hook_add(unicorn.UC_HOOK_MEM_INVALID, self._on_unmapped)
         self.cpu.hook_system_registers(self._read_sysreg, self._write_sysreg)
@@ -237,7 +237,7 @@ class Machine(Traps):
         self._stop = None
         self.last_stop = None
         self._pending_abort = None
-        self._debugger_tlb.clear()
+        self._walks.clear()
         self.stage2_faults.clear()
         self._host_stop.clear()
         self.boot_state = self.board.load()
@@ -285,7 +285,7 @@ class Machine(Traps):
         if count and not self._counting:
             self.uc.ctl_flush_tb()
         self._counting = count > 0
-        self._debugger_tlb.recheck()
+        self._walks.recheck()
         self.cpu.hold_system_registers(False)
         try:
             self.uc.emu_start(
@@ -483,7 +483,7 @@ class Machine(Traps):
         """A debugger's write: also drops translated code for the range, which a
         write straight into shared RAM would otherwise leave stale."""
         spans = self._virtual_spans(va, len(data), None)
-        self._debugger_tlb.recheck()  # the bytes may be page tables
+        self._walks.recheck()  # the bytes may be page tables
         done = 0
         for ipa, length in spans:
             self.memory.write(ipa, data[done : done + length])
@@ -495,7 +495,7 @@ class Machine(Traps):
         """A debugger's write to guest-physical memory: the bytes may be code, so
         translated code goes too, and kept translations are checked again."""
         self.memory.write(ipa, data)
-        self._debugger_tlb.recheck()
+        self._walks.recheck()
         self.uc.ctl_flush_tb()
 
     def debug_read(self, va: int, size: int) -> bytes:
@@ -523,17 +523,21 @@ class Machine(Traps):
         regime = self.cpu.translation_regime()
         if not regime.enabled:
             return va
-        return self._walk_to_ipa(regime, va, access)
+        return self._stage1(regime, va, access)
 
-    def _walk_to_ipa(self, regime: mmu.Regime, va: int, access: Access | None) -> int:
-        walk = mmu.translate(regime, self._read_table, va)
+    def _stage1(self, regime: mmu.Regime, va: int, access: Access | None) -> int:
+        """The IPA of ``va``; ``access`` None is a debugger's (no permissions, and a
+        walk checked since the guest last ran is trusted: see walk_cache.py)."""
+        walk, page = self._walks.lookup(regime, va, trust_checked=access is None)
         fault = walk.fault
         if fault is None and access is not None:
             fault = mmu.check(walk, access, privileged=self.cpu.privileged())
-        if fault is not None or walk.ipa is None:
-            why = f"stage 1 {fault.kind.value} fault at level {fault.level}" if fault else "no IPA"
-            raise GuestMemoryFault(va, 1, why)
-        return walk.ipa
+        if fault is not None:
+            kind = fault.kind.name.lower().replace("_", " ")  # "access flag", "permission"
+            raise GuestMemoryFault(va, 1, f"stage 1 {kind} fault at level {fault.level}")
+        if page is None:
+            raise GuestMemoryFault(va, 1, "no IPA")
+        return page | (va & (PAGE_SIZE - 1))
 
     def _virtual_spans(self, va: int, size: int, access: Access | None) -> list[tuple[int, int]]:
         """(ipa, length) pieces of a virtual range, split at 4 KiB pages."""
@@ -543,10 +547,7 @@ class Machine(Traps):
         spans = []
         while size > 0:
             length = min(size, PAGE_SIZE - (va & (PAGE_SIZE - 1)))
-            if access is None:
-                spans.append((self._debugger_tlb.ipa(regime, va), length))
-            else:
-                spans.append((self._walk_to_ipa(regime, va, access), length))
+            spans.append((self._stage1(regime, va, access), length))
             va += length
             size -= length
         return spans

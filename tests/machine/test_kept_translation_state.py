@@ -1,4 +1,4 @@
-"""System registers read while the vCPU is stopped are kept, and never stale."""
+"""What translation reads keep (system registers while stopped, stage-1 walks): never stale."""
 
 from __future__ import annotations
 
@@ -98,10 +98,40 @@ def test_a_kept_translation_outlives_a_step_without_a_new_walk(
     make_machine: MachineFactory, arch: str
 ) -> None:
     machine, main = _at_virtual_main(make_machine, arch)
-    tlb = machine._debugger_tlb
+    tlb = machine._walks
     first = machine.debug_read(main, 16)
     walks = tlb.walks
     for _ in range(5):
         machine.step()  # the guest runs: its registers are read again, its tables checked
         assert machine.debug_read(main, 16) == first
     assert tlb.walks == walks
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_the_vcpu_view_checks_a_kept_walk_each_time(
+    make_machine: MachineFactory, arch: str
+) -> None:
+    # Hypercall copies: the guest runs between them unseen, so no round is trusted.
+    machine, main = _at_virtual_main(make_machine, arch)
+    walk = machine.translate(main)
+    assert walk.ipa is not None
+    assert machine.read_virtual(main, 4) == machine.memory.read(walk.ipa, 4)
+    leaf = walk.steps[-1]
+    assert leaf.descriptor is not None
+    width = 4 if walk.format is TableFormat.SHORT else 8
+    # Behind the machine's back (as the guest's own store would be): no recheck called.
+    machine.memory.write(leaf.address, (leaf.descriptor + leaf.span).to_bytes(width, "little"))
+    assert machine.read_virtual(main, 4) == machine.memory.read(walk.ipa + leaf.span, 4)
+
+
+def test_permissions_apply_to_a_kept_walk(make_machine: MachineFactory) -> None:
+    machine, main = _at_virtual_main(make_machine, "arm64")
+    data = machine.read_virtual(main, 4)
+    machine.write_virtual(main, data)  # writable, and now kept
+    leaf = machine.translate(main).steps[-1]
+    assert leaf.descriptor is not None
+    read_only = leaf.descriptor | 1 << 7  # AP[2]: read-only at every level
+    machine.debug_write_physical(leaf.address, read_only.to_bytes(8, "little"))
+    assert machine.read_virtual(main, 4) == data
+    with pytest.raises(GuestMemoryFault, match="permission"):
+        machine.write_virtual(main, data)
