@@ -116,9 +116,16 @@ class Benchmark:
 # ---------------------------------------------------------------- GDB client benchmarks
 
 
+# An xgdbvm server running a firmware scenario instead of the default one.
+MMU_SCENARIO = "xgdbvm-mmu"
+
+
 def _server(ctx: Ctx, server: str, tmp: Path) -> contextlib.AbstractContextManager[str]:
     if server == "xgdbvm":
         return targets.xgdbvm_server(ctx.tree, ctx.arch, tmp, ctx.sizes.timeout)
+    if server == MMU_SCENARIO:
+        extra = ("--bootargs", "xgdbvm.test=mmu")
+        return targets.xgdbvm_server(ctx.tree, ctx.arch, tmp, ctx.sizes.timeout, extra)
     return targets.qemu_server(ctx.arch, ctx.elf_path, tmp, ctx.sizes.timeout)
 
 
@@ -179,12 +186,38 @@ def _gdb_pair(
 GDB_CEILING = "gdb's own CPU alone (zero-time server)"
 
 
+def _stepi_mmu_extra(ctx: Ctx) -> dict[str, object]:
+    main = ctx.elf.symbol("mmu_virtual_main").address
+    sctlr = "SCTLR_EL1" if ctx.arch.name == "arm64" else "SCTLR"
+    return {"steps": ctx.sizes.steps, "mmu_main": main, "sctlr": sctlr}
+
+
+def _checked_stepi_mmu(
+    measure: Callable[[Ctx], dict[str, float]],
+) -> Callable[[Ctx], dict[str, float]]:
+    def checked(ctx: Ctx) -> dict[str, float]:
+        values = measure(ctx)
+        if values.get("mmu_on") != 1:
+            raise BenchError("stepi in the mmu scenario ran with the guest's MMU off")
+        return values
+
+    return checked
+
+
 def build_stepi(arch_name: str, _sizes: Sizes) -> Case:
     contenders = _gdb_pair(ARCHES[arch_name], gdbscripts.STEPI, _stepi_extra, _checked_stepi)
+    contenders.append(
+        Contender(
+            "xgdbvm, guest MMU on",
+            _checked_stepi_mmu(_gdb_measure(gdbscripts.STEPI_MMU, MMU_SCENARIO, _stepi_mmu_extra)),
+        )
+    )
     rows = [
         Row("stepi", "steps/s", True, (0, "rate"), (1, "rate")),
         Row("stepi", "steps/s", True, (0, "rate"), (0, "gdb_ceiling"), GDB_CEILING),
-    ]
+        Row("stepi, guest MMU on (xgdbvm only)", "steps/s", True, (2, "rate"), (0, "rate"),
+            "xgdbvm, guest MMU off"),
+    ]  # fmt: skip
     return Case("stepi", arch_name, contenders, rows)
 
 
@@ -700,7 +733,14 @@ def _d_stepi(s: Sizes) -> str:
         "A new server and a new gdb for every run; their start-up is not timed. "
         "**gdb's own CPU alone**: N divided by gdb's own CPU time (`time.process_time()` "
         "inside gdb) over the same command, the rate gdb would reach against a server that "
-        "answered in no time: the ceiling any server can reach with this client."
+        "answered in no time: the ceiling any server can reach with this client. "
+        "**Guest MMU on**: the firmware's `mmu` scenario (`--bootargs xgdbvm.test=mmu`), run "
+        "to a breakpoint on `mmu_virtual_main` (a virtual address: the guest's MMU is on and "
+        f"its identity map gone), then `stepi {s.steps}` timed the same way through the code "
+        "that follows; the harness checks SCTLR.M. Its reference is the MMU-off figure of the "
+        "same run, but the code stepped differs and gdb's reads per step depend on it, so the "
+        "ratio is only indicative; compare the rate itself across revisions (`--rev`). QEMU "
+        "cannot run this scenario (it needs Xen)."
     )
 
 

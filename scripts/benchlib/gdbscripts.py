@@ -65,6 +65,21 @@ def body():
     out("iterations", count - reg(P["count_reg"]))
 """
 
+# The firmware's mmu scenario, stopped where its MMU is on and its identity map gone.
+STEPI_MMU = r"""
+def body():
+    X("break *%d" % P["mmu_main"])
+    X("continue")
+    X("delete")
+    steps = P["steps"]
+    c0, t0 = time.process_time(), time.perf_counter()
+    X("stepi %d" % steps)
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    out("rate", steps / dt)
+    out("gdb_ceiling", steps / cpu)
+    out("mmu_on", reg(P["sctlr"]) & 1)
+"""
+
 CONTINUE = r"""
 def body():
     count = P["big_count"]

@@ -82,12 +82,15 @@ SERVER_LINE = re.compile(r"GDB server on (\S+?):(\d+)")
 
 
 @contextlib.contextmanager
-def xgdbvm_server(tree: Tree, arch: Arch, tmp: Path, timeout: float) -> Iterator[str]:
-    """An xgdbvm GDB server holding the guest at its first instruction; yields HOST:PORT."""
+def xgdbvm_server(
+    tree: Tree, arch: Arch, tmp: Path, timeout: float, extra: tuple[str, ...] = ()
+) -> Iterator[str]:
+    """An xgdbvm GDB server holding the guest at its first instruction; yields HOST:PORT.
+    ``extra``: more `xgdbvm run` arguments (a scenario's --bootargs)."""
     log = tmp / "xgdbvm-server.err"
     with log.open("wb") as err:
         proc = procs.spawn(
-            xgdbvm_server_argv(tree, arch), stderr=err, env=tree.env(), cwd=tree.root
+            xgdbvm_server_argv(tree, arch, extra), stderr=err, env=tree.env(), cwd=tree.root
         )
     try:
         line = procs.wait_for_file_line(log, "GDB server on", proc, timeout)
