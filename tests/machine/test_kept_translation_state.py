@@ -132,3 +132,23 @@ def test_permissions_apply_to_a_kept_walk(make_machine: MachineFactory) -> None:
     assert machine.read_virtual(main, 4) == data
     with pytest.raises(GuestMemoryFault, match="permission"):
         machine.write_virtual(main, data)
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_a_walk_the_vcpu_checked_mid_run_is_checked_again_after_it(
+    make_machine: MachineFactory, arch: str
+) -> None:
+    # During a run a hypercall copy checks a kept walk, then the guest rewrites the
+    # table: the debugger, reading once the run is over, must not trust that check.
+    machine, main = _at_virtual_main(make_machine, arch)
+    ipa, descriptor, moved = _moved_leaf(machine, main)
+
+    def guest_activity(uc: unicorn.Uc, address: int, size: int, data: object) -> None:
+        assert machine.read_virtual(main, 4) == machine.memory.read(ipa, 4)  # a copy
+        machine.memory.write(descriptor, moved)  # then the guest's own store
+
+    machine.uc.hook_add(unicorn.UC_HOOK_CODE, guest_activity, begin=main, end=main)
+    machine.step()
+    span = machine.translate(main).ipa - ipa  # type: ignore[operator]
+    assert span > 0
+    assert machine.debug_read(main, 4) == machine.memory.read(ipa + span, 4)

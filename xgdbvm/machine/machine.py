@@ -285,7 +285,6 @@ class Machine(Traps):
         if count and not self._counting:
             self.uc.ctl_flush_tb()
         self._counting = count > 0
-        self._walks.recheck()
         self.cpu.hold_system_registers(False)
         try:
             self.uc.emu_start(
@@ -293,6 +292,8 @@ class Machine(Traps):
             )
         finally:
             self.cpu.hold_system_registers(True)
+            # After the run, not before: a walk its hypercalls checked may be stale now.
+            self._walks.recheck()
 
     def _take_vcpu(self) -> None:
         """Before the vCPU runs (or steps) on the calling thread."""

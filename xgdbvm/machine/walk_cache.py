@@ -48,7 +48,7 @@ class WalkCache:
         self._pages.clear()
 
     def recheck(self) -> None:
-        """Memory may have changed (the guest ran, a debugger wrote): check before use."""
+        """Memory may have changed (a run ended, a debugger wrote): check before use."""
         self._round += 1
 
     def lookup(
