@@ -52,12 +52,24 @@ def machine() -> dict[str, str]:
     }
 
 
+def _libunicorn() -> str:
+    import unicorn
+    import unicorn.arm64_const as a64
+
+    from xgdbvm.machine.ucnative import ClockKind, InstructionClock
+
+    uc = unicorn.Uc(unicorn.UC_ARCH_ARM64, unicorn.UC_MODE_ARM)
+    if InstructionClock(uc, a64.UC_ARM64_REG_PSTATE, 1 << 7).kind is ClockKind.INLINE:
+        return "library built by scripts/unicorn/build with its patches, arm and aarch64"
+    return "stock library, no inline instruction counter"
+
+
 def versions() -> dict[str, str]:
     import unicorn
 
     return {
         "python": platform.python_version() + f" ({platform.python_implementation()})",
-        "unicorn": f"{unicorn.__version__} (Python binding and library)",
+        "unicorn": f"{unicorn.__version__} (Python binding; {_libunicorn()})",
         "qemu": _first_line(["qemu-system-aarch64", "--version"]),
         "gdb": _first_line(["gdb-multiarch", "--version"]),
     }

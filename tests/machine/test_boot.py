@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import pytest
 
+import xgdbvm.machine.machine as machine_module
 from tests.conftest import ARCHES, MachineFactory, firmware
 from xgdbvm.machine.events import (
     ConsoleOutput,
@@ -16,6 +18,7 @@ from xgdbvm.machine.events import (
     XenstoreRequest,
 )
 from xgdbvm.machine.stop import BudgetExhausted, HostInterrupt, Shutdown
+from xgdbvm.machine.ucnative import ClockKind, InstructionClock
 from xgdbvm.machine.xen.abi import ShutdownReason
 from xgdbvm.machine.xen.xenstore import XsType
 
@@ -148,6 +151,22 @@ def test_instruction_count_is_deterministic(make_machine: MachineFactory) -> Non
         machine.run(BUDGET)
         counts.append(machine.clock.instructions)
     assert counts[0] == counts[1] > 10_000
+
+
+def test_the_inline_counter_and_the_block_hook_keep_the_same_time(
+    make_machine: MachineFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A64 only: T32 code (arm32's Thumb module) is where the block hook approximates.
+    runs = []
+    for kind in ClockKind:
+        monkeypatch.setattr(
+            machine_module, "InstructionClock", functools.partial(InstructionClock, kind=kind)
+        )
+        machine, rec = make_machine("arm64")
+        assert machine.run(BUDGET) == Shutdown(ShutdownReason.poweroff, "SCHEDOP_shutdown")
+        assert isinstance(machine.clock, InstructionClock) and machine.clock.kind is kind
+        runs.append((machine.clock.instructions, machine.time.now_ns(), rec.console()))
+    assert runs[0] == runs[1]
 
 
 def test_thumb_module_makes_a_hypercall_from_thumb_state(make_machine: MachineFactory) -> None:

@@ -10,6 +10,7 @@ layout, which the pinned version guarantees.
 from __future__ import annotations
 
 import ctypes
+import enum
 import importlib.util
 from typing import Any
 
@@ -59,16 +60,52 @@ NO_DEADLINE = (1 << 64) - 1
 # The hook function by log2 of the instruction width (native/tick.c).
 _TICK_HOOKS = {2: "xgdbvm_tick_block", 1: "xgdbvm_tick_block_t32"}
 
+# uc_ctl's control for the inline counter, which only the libunicorn built by
+# ./scripts/bootstrap has (scripts/unicorn/tb-counter.patch); a stock library
+# answers UC_ERR_ARG. UC_CTL_WRITE(type, nr) = type | nr << 26 | 1 << 30.
+UC_CTL_TB_COUNTER = 0x100
+_UC_CTL_TB_COUNTER_WRITE = UC_CTL_TB_COUNTER | 2 << 26 | 1 << 30
+
+
+class ClockKind(enum.Enum):
+    """How the count is kept (see native/tick.c)."""
+
+    INLINE = "inline counter"  # in translated code, by the patched libunicorn
+    BLOCK_HOOK = "block hook"  # a C block hook, with any libunicorn
+
+
+def _start_inline_count(uc: unicorn.Uc, state: ctypes.Structure) -> bool:
+    """Ask libunicorn to keep ``state``'s count inline; False if it cannot."""
+    err = _uclib.uc_ctl(
+        engine_handle(uc),
+        ctypes.c_int32(_UC_CTL_TB_COUNTER_WRITE),
+        ctypes.c_void_p(ctypes.addressof(state)),
+        ctypes.cast(_ticklib.xgdbvm_tick_slow, ctypes.c_void_p),
+    )
+    if err == unicorn.UC_ERR_ARG:
+        return False
+    if err != 0:
+        raise unicorn.UcError(err)
+    return True
+
 
 class InstructionClock:
-    """Counts guest instructions with a C block hook and stops Unicorn at a deadline.
+    """Counts guest instructions and stops Unicorn at a deadline.
 
     The count is the machine's notion of elapsed execution: virtual time and
     instruction budgets derive from it, so it must not depend on the host.
+    ``kind`` None picks the inline counter when the loaded libunicorn has it.
+    ``instruction_shift`` (log2 of the instruction width) matters only to the
+    block hook, which sees a block's size in bytes.
     """
 
     def __init__(
-        self, uc: unicorn.Uc, mask_reg: int, mask_bit: int, instruction_shift: int = 2
+        self,
+        uc: unicorn.Uc,
+        mask_reg: int,
+        mask_bit: int,
+        instruction_shift: int = 2,
+        kind: ClockKind | None = None,
     ) -> None:
         if instruction_shift not in _TICK_HOOKS:
             raise ValueError(f"no tick hook for instructions of {1 << instruction_shift} bytes")
@@ -84,7 +121,18 @@ class InstructionClock:
             0,
             mask_bit,
         )
+        # Keep the engine alive as long as it refers to our struct.
+        self._uc = uc
         self._hook = ctypes.c_size_t()
+        self.kind: ClockKind
+        if kind is not ClockKind.BLOCK_HOOK and _start_inline_count(uc, self._state):
+            self.kind = ClockKind.INLINE
+            return
+        if kind is ClockKind.INLINE:
+            raise RuntimeError(
+                "this libunicorn has no inline instruction counter: run ./scripts/bootstrap"
+            )
+        self.kind = ClockKind.BLOCK_HOOK
         hook_fn = ctypes.cast(getattr(_ticklib, _TICK_HOOKS[instruction_shift]), ctypes.c_void_p)
         err = _uclib.uc_hook_add(
             engine_handle(uc),
@@ -97,8 +145,6 @@ class InstructionClock:
         )
         if err != 0:
             raise unicorn.UcError(err)
-        # Keep the engine alive as long as the hook refers to our struct.
-        self._uc = uc
 
     @property
     def instructions(self) -> int:

@@ -1,20 +1,26 @@
 /*
- * The machine's instruction clock, as a Unicorn block hook written in C.
+ * The machine's instruction clock: a count of guest instructions that stops
+ * Unicorn at a deadline, kept without any per-block Python.
  *
- * Unicorn has no icount and a Python hook per block costs ~100x in guest
- * speed, so the count lives here: each translated block adds its instruction
- * count when it starts, and when the count reaches the deadline the hook asks
- * Unicorn to stop.  The Python side reads and writes the struct through ctypes
- * between (and during) emu_start calls.
+ * Two ways to keep it, the same struct for both:
+ *  - inline: the libunicorn that ./scripts/bootstrap builds carries a patch
+ *    (scripts/unicorn/tb-counter.patch) that adds each translated block's
+ *    instruction count to `instructions` in the exit check every block
+ *    already makes, and calls xgdbvm_tick_slow once it reaches `limit`.
+ *    No hook at all: guest code runs as fast as with no clock.
+ *  - block hook: with a stock libunicorn, a C block hook does the same add
+ *    and compare (xgdbvm_tick_block below), at the cost of Unicorn's hook
+ *    dispatch per block.
  *
  * Counting is per block, so a stop lands at a block boundary at or after the
  * deadline; hypercalls and exceptions end a block, so the count is exact at
- * every trap.  Instruction width: 4 bytes (A64/A32) or 2 (T32, an
- * approximation for 32-bit Thumb encodings), one hook function each.  The
- * result is deterministic, which is what virtual time needs.
+ * every trap.  The inline count is exact for T32 too; the block hook knows
+ * only the block's size in bytes and divides by the instruction width, 4
+ * (A64/A32) or 2 (T32, an approximation for 32-bit Thumb encodings).  Either
+ * way the result is deterministic, which is what virtual time needs.
  *
  * This file is built as a CPython extension module only so that pip builds it
- * with the package; Python code reaches the hook through ctypes.
+ * with the package; Python code reaches it through ctypes.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -23,9 +29,10 @@
 typedef int (*uc_emu_stop_fn)(void *uc);
 typedef int (*uc_reg_read_fn)(void *uc, int regid, void *value);
 
+/* Its first two fields are the patched libunicorn's uc_tb_counter. */
 struct xgdbvm_tick {
     uint64_t instructions;   /* instructions started so far */
-    uint64_t limit;          /* the hook looks further only once instructions >= limit */
+    uint64_t limit;          /* the slow path runs once instructions >= limit */
     uint64_t deadline;       /* stop once instructions >= deadline */
     uint32_t stopped;        /* 1: deadline reached, 2: interrupt window opened */
     uint32_t irq_waiting;    /* an interrupt is pending but the vCPU masks it */
@@ -37,15 +44,16 @@ struct xgdbvm_tick {
 };
 
 /*
- * Everything but the count, out of the hot path. The Python side keeps
- * limit = deadline, or 0 while an interrupt waits (every block comes here).
+ * Everything but the count, out of the hot path; the inline counter calls it
+ * directly. The Python side keeps limit = deadline, or 0 while an interrupt
+ * waits (every block comes here).
  *
  * Unmasking interrupts (msr daifclr, cpsie i) ends a translated block, so
  * checking the mask at block starts, and only while an interrupt waits,
  * finds the first boundary where it can be taken without any per-instruction
  * cost and without trapping the unmask itself.
  */
-static __attribute__((noinline)) void tick_slow(void *uc, struct xgdbvm_tick *tick)
+__attribute__((noinline)) void xgdbvm_tick_slow(void *uc, struct xgdbvm_tick *tick)
 {
     if (tick->stopped)
         return;
@@ -66,7 +74,7 @@ static __attribute__((noinline)) void tick_slow(void *uc, struct xgdbvm_tick *ti
 }
 
 /*
- * The hot path: one add, one compare, per translated block. Aligned to 64
+ * The block hook's hot path: one add, one compare, per block. Aligned to 64
  * bytes so that its branches never straddle a 32-byte boundary: on Intel
  * cores with the jump-conditional-code erratum fix, a hook placed across one
  * ran 25-30% slower than an empty hook, and at the same speed once aligned.
@@ -79,7 +87,7 @@ static __attribute__((noinline)) void tick_slow(void *uc, struct xgdbvm_tick *ti
         uint64_t instructions = tick->instructions + (size >> (shift));                   \
         tick->instructions = instructions;                                                \
         if (__builtin_expect(instructions >= tick->limit, 0))                             \
-            tick_slow(uc, tick);                                                          \
+            xgdbvm_tick_slow(uc, tick);                                                   \
     }
 
 TICK_BLOCK(xgdbvm_tick_block, 2)     /* A64 and A32: 4-byte instructions */
