@@ -47,14 +47,14 @@ class Sizes:
 FULL = Sizes(
     steps=2000, continues=500, dump_bytes=16 * MiB, hot_n=(1_000, 500_000_000),
     hot_gdb_n=(100_000, 20_000_000), tcg_seconds=(0.5, 2.0), hcall_n=(10_000, 3_000_000),
-    hcall_model_n=(1_000, 50_000), trace_n=50_000, trace_speed_n=(1_000, 50_000), trace_rss_n=(100_000, 1_000_000),
-    timeout=300.0,
+    hcall_model_n=(1_000, 50_000), trace_n=50_000, trace_speed_n=(1_000, 50_000),
+    trace_rss_n=(100_000, 1_000_000), timeout=300.0,
 )  # fmt: skip
 QUICK = Sizes(
     steps=200, continues=50, dump_bytes=1 * MiB, hot_n=(1_000, 50_000_000),
     hot_gdb_n=(1_000, 2_000_000), tcg_seconds=(0.1, 0.4), hcall_n=(1_000, 1_000_000),
-    hcall_model_n=(100, 2_000), trace_n=2_000, trace_speed_n=(100, 5_000), trace_rss_n=(1_000, 10_000),
-    timeout=60.0,
+    hcall_model_n=(100, 2_000), trace_n=2_000, trace_speed_n=(100, 5_000),
+    trace_rss_n=(1_000, 10_000), timeout=60.0,
 )  # fmt: skip
 
 
