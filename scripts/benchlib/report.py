@@ -21,10 +21,18 @@ class Outcome:
     values: list[dict[str, list[float]]]
     errors: list[list[str]]
     harness_bugs: list[str] = field(default_factory=list)
+    # The same values by run number, to pair each with its reference's from that run.
+    by_run: list[dict[str, dict[int, float]]] = field(default_factory=list)
 
 
 def run_case(case: Case, ctx: Ctx, runs: int) -> Outcome:
-    outcome = Outcome(case, runs, [{} for _ in case.contenders], [[] for _ in case.contenders])
+    outcome = Outcome(
+        case,
+        runs,
+        [{} for _ in case.contenders],
+        [[] for _ in case.contenders],
+        by_run=[{} for _ in case.contenders],
+    )
     for run in range(runs):
         for index, contender in enumerate(case.contenders):
             if len(outcome.errors[index]) >= GIVE_UP_AFTER:
@@ -45,6 +53,7 @@ def run_case(case: Case, ctx: Ctx, runs: int) -> Outcome:
                 continue
             for key, value in values.items():
                 outcome.values[index].setdefault(key, []).append(value)
+                outcome.by_run[index].setdefault(key, {})[run] = value
             shown = ", ".join(f"{k}={_num(v)}" for k, v in values.items())
             log(f"{tag}: {shown} ({time.monotonic() - started:.1f} s)")
     return outcome
@@ -61,11 +70,26 @@ def _num(x: float) -> str:
     return f"{x:.3f}"
 
 
-def _ratio(left: float | None, right: float | None) -> str:
-    if left is None or right is None or left <= 0 or right <= 0:
-        return "—"  # a failure, or a value (like a per-MiB cost) at zero
-    ratio = left / right
-    return f"{ratio:.2f}x" if ratio >= 0.1 else f"{ratio:.2g}x"
+def _fmt_ratio(ratio: float) -> str:
+    return f"{ratio:.2f}" if ratio >= 0.1 else f"{ratio:.2g}"
+
+
+def _ratio(outcome: Outcome, left: tuple[int, str], right: tuple[int, str]) -> str:
+    """The median of the runs' own ratios, each run's value over its reference's from
+    the same run, with their range: a host whose speed drifts between runs moves both."""
+    mine = outcome.by_run[left[0]].get(left[1], {})
+    theirs = outcome.by_run[right[0]].get(right[1], {})
+    ratios = [
+        mine[run] / theirs[run]
+        for run in sorted(mine.keys() & theirs.keys())
+        if mine[run] > 0 and theirs[run] > 0  # not a value (like a per-MiB cost) at zero
+    ]
+    if not ratios:
+        return "—"  # a failure on either side
+    text = f"{_fmt_ratio(statistics.median(ratios))}x"
+    if len(ratios) > 1:
+        text += f" ({_fmt_ratio(min(ratios))} .. {_fmt_ratio(max(ratios))})"
+    return text
 
 
 @dataclass(frozen=True)
@@ -79,20 +103,19 @@ class Line:
     ratio: str
 
 
-def _cell(outcome: Outcome, side: tuple[int, str]) -> tuple[str, float | None]:
+def _cell(outcome: Outcome, side: tuple[int, str]) -> str:
     index, key = side
     values = outcome.values[index].get(key, [])
     errors = outcome.errors[index]
     if not values:
         reason = errors[-1] if errors else "no value"
-        return f"failed: {reason}", None
-    median = statistics.median(values)
-    text = _num(median)
+        return f"failed: {reason}"
+    text = _num(statistics.median(values))
     if len(values) > 1:
         text += f" ({_num(min(values))} .. {_num(max(values))})"
     if errors:
         text += f" [{len(errors)} of {outcome.runs} runs failed]"
-    return text, median
+    return text
 
 
 def lines(outcome: Outcome) -> list[Line]:
@@ -100,13 +123,13 @@ def lines(outcome: Outcome) -> list[Line]:
     result = []
     for row in case.rows:
         arrow = "↑" if row.higher_is_better else "↓"
-        left_text, left = _cell(outcome, row.left)
+        left_text = _cell(outcome, row.left)
         if row.right is None:
             ref_name, ref_text, ratio = "—", "—", "—"
         else:
             ref_name = row.reference or case.contenders[row.right[0]].name
-            ref_text, right = _cell(outcome, row.right)
-            ratio = _ratio(left, right)
+            ref_text = _cell(outcome, row.right)
+            ratio = _ratio(outcome, row.left, row.right)
         result.append(
             Line(case.bench, case.arch, f"{row.metric} ({row.unit} {arrow})", left_text, ref_name,
                  ref_text, ratio)
@@ -200,8 +223,11 @@ def markdown(info: RunInfo, all_lines: list[Line], benches: list[str]) -> str:
         "",
         "Each cell is the median of the runs, with the range (min .. max) in parentheses. Every "
         "run of a benchmark measures xgdbvm and then each reference, so they alternate. "
-        "↑: higher is better, ↓: lower is better; xgdbvm/ref is the ratio of the medians, so "
-        "xgdbvm leads where it is above 1 on a ↑ row or below 1 on a ↓ row.",
+        "↑: higher is better, ↓: lower is better. xgdbvm/ref is the median of the runs' "
+        "own ratios (each run's xgdbvm value over the reference's from the same run), with "
+        "their range: this host's speed drifts by up to 2x from one minute to the next, and "
+        "a run's two values share their minutes. xgdbvm leads where it is above 1 on a ↑ "
+        "row or below 1 on a ↓ row.",
         "",
         markdown_table(all_lines),
         "",
