@@ -2,7 +2,8 @@
 
 Free-running guest code has no Python hook per instruction or per block:
 hypercalls and other synchronous exceptions arrive through UC_HOOK_INTR,
-devices through mmio_map, and the instruction count through a C block hook.
+devices through mmio_map, and the instruction count in translated code (or a C
+block hook on a stock libunicorn; see native/tick.c).
 ``run`` executes until something needs the caller (shutdown, a budget, a
 host stop request, an idle guest or a fatal fault) and returns why, typed.
 
@@ -146,7 +147,7 @@ class Machine(Traps):
             self._refresh_upcall,
             self._irq_acknowledged,
         )
-        # --fast trades determinism for speed: no C hook, host-clock time.
+        # --fast trades determinism for speed: no instruction count, host-clock time.
         self.clock: InstructionClock | UncountedClock = (
             UncountedClock(self.uc)
             if config.fast
@@ -385,7 +386,7 @@ class Machine(Traps):
             # emu_start returned on its own: the guest executed WFI.
             now = self._sync_devices()
             if self.board.gic.irq_pending(0):
-                # WFI wakes for a pending interrupt, masked or not. Without the C hook
+                # WFI wakes for a pending interrupt, masked or not. Without the clock
                 # (--fast) nothing sees the unmask that follows: walk to it by steps.
                 if self.config.fast and self.cpu.interrupts_masked():
                     self._step_until_unmasked()

@@ -191,7 +191,7 @@ class InstructionClock:
 
 
 class UncountedClock:
-    """The clock of ``--fast`` runs: no block hook, so nothing is counted and no
+    """The clock of ``--fast`` runs: nothing is counted and no
     deadline stops Unicorn; the machine bounds its slices with host timeouts."""
 
     @property
