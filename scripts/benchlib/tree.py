@@ -2,8 +2,9 @@
 
 Other people edit the checkout while benchmarks run; `--rev REV` measures a
 commit instead: `git archive REV` into a temporary directory, the firmware built
-there with its own Makefile, the instruction-clock extension copied from the
-working tree when its source is unchanged (else compiled with cc), and xgdbvm run
+there with its own Makefile, the native extension copied from the working tree when
+its sources are unchanged (else compiled with cc from the sources the revision's
+pyproject.toml lists), and xgdbvm run
 as `.venv/bin/python -m xgdbvm` with that directory first on PYTHONPATH.
 Either way xgdbvm's bytecode is compiled before measuring (`compile_bytecode`).
 """
@@ -14,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sysconfig
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +46,14 @@ class Tree:
             env.pop("PYTHONPATH", None)
         env["PYTHONUNBUFFERED"] = "1"
         return env
+
+
+def _native_sources(root: Path) -> list[str]:
+    """The C sources of the revision's extension module, as its pyproject.toml lists them
+    (none before the instruction clock was written in C)."""
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    modules = project.get("tool", {}).get("setuptools", {}).get("ext-modules", [])
+    return [source for module in modules for source in module.get("sources", [])]
 
 
 def _git(*args: str) -> str:
@@ -108,36 +118,27 @@ def snapshot(rev: str, workdir: Path) -> Tree:
         timeout=120,
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True, timeout=120)
-    native = "xgdbvm/machine/native/tick.c"
+    sources = _native_sources(root)
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
     target = root / "xgdbvm" / "machine" / f"_tick{suffix}"
     built = REPO / "xgdbvm" / "machine" / f"_tick{suffix}"
     unchanged = (
         subprocess.run(
-            ["git", "-C", str(REPO), "diff", "--quiet", sha, "--", native], timeout=60
+            ["git", "-C", str(REPO), "diff", "--quiet", sha, "--", "pyproject.toml", *sources],
+            timeout=60,
         ).returncode
         == 0
     )
-    if (root / native).exists():
+    if sources:
         if unchanged and built.exists():
             shutil.copy2(built, target)
         else:
             include = sysconfig.get_paths()["include"]
             subprocess.run(
-                [
-                    "cc",
-                    "-O2",
-                    "-shared",
-                    "-fPIC",
-                    f"-I{include}",
-                    str(root / native),
-                    "-o",
-                    str(target),
-                ],
-                check=True,
-                capture_output=True,
-                timeout=300,
-            )
+                ["cc", "-O2", "-shared", "-fPIC", f"-I{include}",
+                 *(str(root / source) for source in sources), "-o", str(target)],
+                check=True, capture_output=True, timeout=300,
+            )  # fmt: skip
     make = subprocess.run(
         ["make", "-s", "-C", str(root / "firmware")], capture_output=True, text=True, timeout=600
     )
