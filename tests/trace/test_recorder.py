@@ -16,6 +16,7 @@ from xgdbvm.machine.events import (
     ConsoleSource,
     HypercallBatch,
     HypercallEnter,
+    Lifecycle,
 )
 from xgdbvm.machine.xen.hypercall import ConstantCall
 from xgdbvm.trace.filters import TraceFilter
@@ -75,6 +76,28 @@ def test_a_full_queue_drops_and_reports_the_count_once() -> None:
     assert ([json.loads(line)["seq"] for line in lines], dropped) == ([5], 0)
     status = recorder.status().subscribers[0]
     assert (status.delivered, status.dropped, status.queued) == (4, 2, 0)
+
+
+def test_a_lifecycle_event_is_never_dropped_and_follows_the_gap_before_it() -> None:
+    # A lossy subscriber that fell behind still learns how the run ended.
+    recorder = TraceRecorder(SOURCE)
+    sub = recorder.subscribe(TraceFilter(), lambda: None, capacity=3)
+    for n in range(5):
+        recorder.machine_event(console(n))
+    recorder.machine_event(Lifecycle(kind="shutdown", detail="poweroff", icount=5))
+    recorder.machine_event(console(7))
+    lines, dropped = sub.drain()
+    records = [json.loads(line) for line in lines]
+    assert [(r["kind"], r.get("seq", r.get("count"))) for r in records] == [
+        ("console", 0),
+        ("console", 1),
+        ("console", 2),
+        ("dropped", 2),
+        ("lifecycle", 5),
+    ]
+    assert dropped == 1  # the console line after the shutdown, which found no room
+    status = recorder.status().subscribers[0]
+    assert (status.delivered, status.dropped) == (4, 3)
 
 
 def test_no_wakeup_while_the_consumer_is_busy() -> None:

@@ -9,9 +9,9 @@ line is ignored; closing its write side is fine.
 
 Each subscriber has a bounded queue in the recorder (see trace.recorder):
 a slow subscriber loses events (and is told how many with a ``dropped``
-record) and never slows the guest; in lossless mode the guest waits for it,
-within a bounded time. A subscriber that goes away is unsubscribed quietly:
-that is never an error for the server.
+record; lifecycle events always get through) and never slows the guest; in
+lossless mode the guest waits for it, within a bounded time. A subscriber
+that goes away is unsubscribed quietly: that is never an error for the server.
 
 Wake-ups: the machine's thread calls ``notify`` only when this task had found
 the queue empty; ``notify`` schedules ``Event.set`` in the Trio thread with

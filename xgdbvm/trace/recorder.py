@@ -24,6 +24,9 @@ A subscriber's queue holds ``capacity`` lines. When it is full:
   makes no room in that time is marked stalled and treated as lossy (its
   losses counted and reported) until it drains again, so one dead client cannot
   hang the guest for more than one wait.
+Either way, lifecycle events (boot, shutdown, reset: a few per run) go in beyond
+the capacity, after a ``dropped`` record for the gap before them, so that even a
+subscriber that lost events learns how the run went and ended.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from typing import Any, Protocol, TextIO, runtime_checkable
 
 from xgdbvm.trace.convert import Encoded, EventConverter, Symbolizer, SymbolLike
 from xgdbvm.trace.filters import Selector, TraceFilter
-from xgdbvm.trace.schema import Hello, TraceEvent, encode_line
+from xgdbvm.trace.schema import DroppedEvent, Hello, LifecycleEvent, TraceEvent, encode_line
 
 log = logging.getLogger("xgdbvm.trace")
 
@@ -97,6 +100,7 @@ class Subscription:
         self._selector: Selector[bytes] = Selector(spec)
         self._queue: deque[bytes] = deque()
         self._dropped = 0
+        self._gaps = 0  # dropped records in the queue, which are not events
         self._waiting = False
         self._stalled = False
         self._closed = False
@@ -109,25 +113,32 @@ class Subscription:
     def offer(self, event: Encoded, line: bytes) -> None:
         """An event (encoded, and its line as bytes) from the machine's thread."""
         selector = self._selector
+        keep = event.kind == LifecycleEvent.KIND
         if selector.passes_all:
-            self._put((line,))
+            self._put((line,), keep)
             return
         items = selector.feed_fields(
             event.kind, event.vcpu, event.pc, event.name, event.subop, line
         )
         if items:
-            self._put(items)
+            self._put(items, keep)
 
-    def _put(self, items: Sequence[bytes]) -> None:
+    def _put(self, items: Sequence[bytes], keep: bool = False) -> None:
         with self._lock:
             if self._closed:
                 return
             for item in items:
                 # self._queue, not a local: the consumer swaps it while _make_room waits.
                 if len(self._queue) >= self.capacity and not self._make_room():
-                    self._dropped += 1
-                    self.dropped_total += 1
-                    continue
+                    if not keep:
+                        self._dropped += 1
+                        self.dropped_total += 1
+                        continue
+                    if self._dropped:  # the gap goes before the event, where it was
+                        gap = encode_line(DroppedEvent(self._dropped)) + "\n"
+                        self._queue.append(gap.encode())
+                        self._dropped = 0
+                        self._gaps += 1
                 self._queue.append(item)
             if self._waiting and self._queue:
                 self._waiting = False
@@ -173,7 +184,8 @@ class Subscription:
             dropped = self._dropped
             self._dropped = 0
             self._stalled = False
-            self.delivered += len(items)
+            self.delivered += len(items) - self._gaps
+            self._gaps = 0
             if not items and not dropped:
                 self._waiting = True
             self._room.notify_all()
