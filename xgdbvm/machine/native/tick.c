@@ -4,10 +4,10 @@
  *
  * Two ways to keep it, the same struct for both:
  *  - inline: the libunicorn that ./scripts/bootstrap builds carries a patch
- *    (scripts/unicorn/tb-counter.patch) that adds each translated block's
- *    instruction count to `instructions` in the exit check every block
- *    already makes, and calls xgdbvm_tick_slow once it reaches `limit`.
- *    No hook at all: guest code runs as fast as with no clock.
+ *    (scripts/unicorn/tb-counter.patch): the helper every translated block
+ *    already calls at its start, to check for exit requests, also adds the
+ *    block's instruction count to `instructions` and calls xgdbvm_tick_slow
+ *    once it reaches `limit`. No hook: an add and a compare per block.
  *  - block hook: with a stock libunicorn, a C block hook does the same add
  *    and compare (xgdbvm_tick_block below), at the cost of Unicorn's hook
  *    dispatch per block.
