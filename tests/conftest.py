@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +15,13 @@ from xgdbvm.machine.machine import Machine
 
 REPO = Path(__file__).resolve().parent.parent
 ARCHES = ("arm64", "arm32")
+
+
+def run_python(code: str) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh interpreter (what a start-up imports, say), within 60 s."""
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def firmware(arch: str, name: str = "guest.elf") -> Path:

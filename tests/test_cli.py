@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ARCHES, dts, firmware
+from tests.conftest import ARCHES, dts, firmware, run_python
 
 
 def xgdbvm(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -136,8 +136,6 @@ def test_run_announces_before_loading_what_serving_needs() -> None:
         "cli._Streams.announce = announce\n"
         "cli.main(['run', '--gdb', '127.0.0.1:0', '--wait-for-gdb'])\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
-    )
+    result = run_python(probe)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

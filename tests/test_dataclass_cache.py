@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import subprocess
 import sys
 import types
 from collections.abc import Callable, Iterator
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import run_python
 from xgdbvm.dataclass_cache import HEADER, MethodCache
 
 SOURCE = '''
@@ -120,7 +120,6 @@ def test_the_setup_leaves_nothing_for_a_run_to_compile() -> None:
         "import xgdbvm.machine.machine, xgdbvm.server.app, xgdbvm.rsp.commands;"
         "from xgdbvm.dataclass_cache import install; print(install().compiled)"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
-    )
+    done = run_python(probe)
+    assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "0"

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
+from tests.conftest import run_python
 from xgdbvm.machine import mmu
 
 
@@ -30,7 +28,5 @@ def test_functions_stay_functions_whatever_is_imported_first() -> None:
         "print(all(isinstance(f, types.FunctionType)"
         " for f in (check, format_translation, mappings, translate)))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
-    )
+    done = run_python(probe)
     assert done.stdout.strip() == "True", done.stderr

@@ -109,6 +109,11 @@ class GdbTarget:
         self.inserted = SessionBreakpoints()
         self.last_stop: StopReason | None = None
         self.address_space = AddressSpace.VIRTUAL
+        self._readers: dict[AddressSpace, Callable[[int, int], bytes]] = {
+            AddressSpace.VIRTUAL: machine.debug_read,
+            AddressSpace.IPA: machine.memory.read,
+            AddressSpace.MACHINE: machine.memory.read_machine,
+        }
         self._xs_conn: Connection | None = None
         # gdb reads the thread list at every stop; it only changes with the vCPU's state.
         self._threads_doc: tuple[tuple[str, ReplyFormat], bytes] | None = None
@@ -242,14 +247,7 @@ class GdbTarget:
     # -- memory ---------------------------------------------------------------------
 
     def _reader(self) -> Callable[[int, int], bytes]:
-        space = self.address_space
-        if space is AddressSpace.VIRTUAL:  # gdb's reads, every stop: no table to build
-            return self.machine.debug_read
-        return (
-            self.machine.memory.read
-            if space is AddressSpace.IPA
-            else self.machine.memory.read_machine
-        )
+        return self._readers[self.address_space]
 
     def _read_memory(self, command: cmd.ReadMemory, fmt: ReplyFormat) -> Outcome:
         try:

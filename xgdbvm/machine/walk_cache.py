@@ -20,12 +20,8 @@ Permissions are the caller's business (the walk's attributes are the page's).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from xgdbvm.machine import mmu
 from xgdbvm.machine.memory import PAGE_SHIFT, PAGE_SIZE
-
-if TYPE_CHECKING:
-    from xgdbvm.machine import mmu
 
 CAPACITY = 4096  # pages kept; past this the cache starts over
 # One descriptor a walk read: (IPA, bytes, value).
@@ -77,8 +73,6 @@ class WalkCache:
         return walk, page
 
     def _still_holds(self, descriptors: tuple[Descriptor, ...]) -> bool:
-        from xgdbvm.machine import mmu
-
         read = self._read_table
         try:
             return all(
@@ -89,15 +83,11 @@ class WalkCache:
             return False
 
     def _walk(self, regime: mmu.Regime, va: int) -> mmu.Translation:
-        from xgdbvm.machine import mmu
-
         self.walks += 1
         return mmu.translate(regime, self._read_table, va)
 
 
 def _descriptors(walk: mmu.Translation) -> tuple[Descriptor, ...]:
-    from xgdbvm.machine import mmu
-
     return tuple(
         (step.address, 4 if step.format is mmu.TableFormat.SHORT else 8, step.descriptor)
         for step in walk.steps
