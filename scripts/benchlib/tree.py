@@ -122,10 +122,11 @@ def snapshot(rev: str, workdir: Path) -> Tree:
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
     target = root / "xgdbvm" / "machine" / f"_tick{suffix}"
     built = REPO / "xgdbvm" / "machine" / f"_tick{suffix}"
+    # The sources' directories, not just the files: a source's headers count too.
+    watched = ["pyproject.toml", *sorted({str(Path(source).parent) for source in sources})]
     unchanged = (
         subprocess.run(
-            ["git", "-C", str(REPO), "diff", "--quiet", sha, "--", "pyproject.toml", *sources],
-            timeout=60,
+            ["git", "-C", str(REPO), "diff", "--quiet", sha, "--", *watched], timeout=60
         ).returncode
         == 0
     )

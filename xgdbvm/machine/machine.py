@@ -54,7 +54,7 @@ from xgdbvm.machine.stop import (
 )
 from xgdbvm.machine.timekeeping import NS_PER_TICK, VirtualTime
 from xgdbvm.machine.traps import Traps
-from xgdbvm.machine.ucnative import CodeReader, InstructionClock, UncountedClock
+from xgdbvm.machine.ucnative import CodeReader, InstructionClock, UncountedClock, emu_start
 from xgdbvm.machine.walk_cache import WalkCache
 from xgdbvm.machine.xen.backend_stress import POLL_INSTRUCTIONS as STRESS_POLL_INSTRUCTIONS
 from xgdbvm.machine.xen.backend_stress import EventStress, stress_total
@@ -288,9 +288,7 @@ class Machine(Traps):
         self._counting = count > 0
         self.cpu.hold_system_registers(False)
         try:
-            self.uc.emu_start(
-                self.cpu.resume_address(), self._never, timeout=timeout_us, count=count
-            )
+            emu_start(self.uc, self.cpu.resume_address(), self._never, timeout_us, count)
         finally:
             self.cpu.hold_system_registers(True)
             # After the run, not before: a walk its hypercalls checked may be stale now.

@@ -33,10 +33,45 @@ _ticklib = _load_tick()
 uclib: Any = _uclib
 nativelib = _ticklib
 
+# The same extension imported as a module: its functions (native/uccalls.c) call
+# libunicorn for a fraction of what ctypes costs per call.
+_uccalls: Any = importlib.import_module("xgdbvm.machine._tick")
+_uccalls.bind(
+    *(
+        ctypes.cast(function, ctypes.c_void_p).value
+        for function in (
+            _uclib.uc_reg_read,
+            _uclib.uc_reg_write,
+            _uclib.uc_reg_read_batch,
+            _uclib.uc_emu_start,
+        )
+    ),
+    unicorn.UcError,
+)
+
 
 def engine_handle(uc: unicorn.Uc) -> Any:
     """The ``uc_engine *`` behind a binding object."""
     return uc._uch
+
+
+def engine_address(uc: unicorn.Uc) -> int:
+    """The ``uc_engine *`` behind a binding object, as the int uccalls.c takes."""
+    address = uc._uch.value
+    if not address:
+        raise ValueError("the Unicorn engine is closed")
+    return int(address)
+
+
+def emu_start(uc: unicorn.Uc, begin: int, until: int, timeout_us: int = 0, count: int = 0) -> None:
+    """``Uc.emu_start`` without the binding's per-call cost, and the same errors: a
+    UcError for the run's status, else the first exception a Python hook raised."""
+    uc._hook_exception = None
+    status = _uccalls.emu_start(engine_address(uc), begin, until, timeout_us, count)
+    if status != 0:
+        raise unicorn.UcError(status)
+    if uc._hook_exception is not None:
+        raise uc._hook_exception
 
 
 class _TickState(ctypes.Structure):
@@ -57,6 +92,7 @@ class _TickState(ctypes.Structure):
 
 
 NO_DEADLINE = (1 << 64) - 1
+_U64 = (1 << 64) - 1
 # The hook function by log2 of the instruction width (native/tick.c).
 _TICK_HOOKS = {2: "xgdbvm_tick_block", 1: "xgdbvm_tick_block_t32"}
 
@@ -221,54 +257,44 @@ class UncountedClock:
 class RegisterFile:
     """Core register access straight through libunicorn.
 
-    The binding spends ~10 us per register call on dispatch and type checks;
-    the hypercall path reads six registers and writes one per call, so it goes
-    through ``uc_reg_read_batch``/``uc_reg_write`` with buffers allocated once.
-    Only plain integer registers belong here (not CP_REG or vector registers).
+    The binding spends ~10 us per register call on dispatch and type checks, and
+    ctypes ~1.3 us; the hypercall path reads six registers and writes one per
+    call, and a debugger's step reads a handful, so reads and writes go through
+    native/uccalls.c. Only plain integer registers belong here (not CP_REG or
+    vector registers).
     """
 
     def __init__(self, uc: unicorn.Uc, mask: int) -> None:
-        self._uch = engine_handle(uc)
+        self._engine = engine_address(uc)
         self._mask = mask
-        self._value = ctypes.c_uint64()
-        self._value_ref = ctypes.byref(self._value)
-        self._batches: dict[tuple[int, ...], tuple[Any, Any, Any]] = {}
+        # 64-bit reads need no mask: the native buffer is cleared before each read.
+        self._masked = mask != _U64
         self._wide = (ctypes.c_uint8 * 16)()
-        self._uc = uc
+        self._uc = uc  # keeps the engine alive
 
     def read(self, reg: int) -> int:
-        self._value.value = 0
-        _check(_uclib.uc_reg_read(self._uch, reg, self._value_ref))
-        return int(self._value.value) & self._mask
+        value: int = _uccalls.reg_read(self._engine, reg)
+        return value & self._mask
 
     def write(self, reg: int, value: int) -> None:
-        self._value.value = value & self._mask
-        _check(_uclib.uc_reg_write(self._uch, reg, self._value_ref))
+        _uccalls.reg_write(self._engine, reg, value & self._mask)
 
     def read_wide(self, reg: int) -> int:
         """A 128-bit register (AArch64 V/Q) as an int."""
         buffer = self._wide
         ctypes.memset(buffer, 0, 16)
-        _check(_uclib.uc_reg_read(self._uch, reg, buffer))
+        _check(_uclib.uc_reg_read(self._engine, reg, buffer))
         return int.from_bytes(bytes(buffer), "little")
 
     def write_wide(self, reg: int, value: int) -> None:
         buffer = self._wide
         ctypes.memmove(buffer, (value & ((1 << 128) - 1)).to_bytes(16, "little"), 16)
-        _check(_uclib.uc_reg_write(self._uch, reg, buffer))
+        _check(_uclib.uc_reg_write(self._engine, reg, buffer))
 
     def read_many(self, regs: tuple[int, ...]) -> tuple[int, ...]:
-        batch = self._batches.get(regs)
-        if batch is None:
-            ids = (ctypes.c_int * len(regs))(*regs)
-            values = (ctypes.c_uint64 * len(regs))()
-            pointers = (ctypes.c_void_p * len(regs))(
-                *(ctypes.addressof(values) + 8 * i for i in range(len(regs)))
-            )
-            batch = self._batches[regs] = (ids, values, pointers)
-        ids, values, pointers = batch
-        ctypes.memset(values, 0, 8 * len(regs))
-        _check(_uclib.uc_reg_read_batch(self._uch, ids, pointers, len(regs)))
+        values: tuple[int, ...] = _uccalls.reg_read_batch(self._engine, regs)
+        if not self._masked:
+            return values
         mask = self._mask
         return tuple(v & mask for v in values)
 

@@ -19,12 +19,15 @@
  * (A64/A32) or 2 (T32, an approximation for 32-bit Thumb encodings).  Either
  * way the result is deterministic, which is what virtual time needs.
  *
- * This file is built as a CPython extension module only so that pip builds it
- * with the package; Python code reaches it through ctypes.
+ * Unicorn calls these functions by address; Python hands them over through
+ * ctypes. The extension module they are built into also carries the register
+ * and run calls of uccalls.c.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+
+#include "uccalls.h"
 
 typedef int (*uc_emu_stop_fn)(void *uc);
 typedef int (*uc_reg_read_fn)(void *uc, int regid, void *value);
@@ -94,7 +97,8 @@ TICK_BLOCK(xgdbvm_tick_block, 2)     /* A64 and A32: 4-byte instructions */
 TICK_BLOCK(xgdbvm_tick_block_t32, 1) /* T32: 2 bytes, an approximation for 32-bit encodings */
 
 static struct PyModuleDef tick_module = {
-    PyModuleDef_HEAD_INIT, "_tick", "Native instruction-clock hook (see tick.c).", -1, NULL,
+    PyModuleDef_HEAD_INIT, "_tick", "The instruction clock (tick.c) and libunicorn calls (uccalls.c).",
+    -1, xgdbvm_uccalls_methods,
 };
 
 PyMODINIT_FUNC PyInit__tick(void)
