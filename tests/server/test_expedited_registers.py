@@ -18,9 +18,15 @@ def test_batched_expedited_registers_match_single_reads(
     cpu = machine.cpu
     batched = RegisterMap(arch, cpu.register_table(), cpu.read_regs)
     single = RegisterMap(arch, cpu.register_table())
-    values = batched.read_expedited()
-    assert values == single.read_expedited()
-    assert [regnum for regnum, _ in values] == [r.numbered.regnum for r in single.expedited]
+    fields = batched.expedited_fields()
+    assert fields == single.expedited_fields()
     assert [r.numbered.name for r in single.expedited] == list(EXPEDITED[arch])
-    pc = next(data for regnum, data in values if regnum == single.expedited[0].numbered.regnum)
-    assert int.from_bytes(pc, "little") == cpu.pc
+    # n:r; per register, in order, each value little-endian at its register's width
+    values = dict(field.split(b":") for field in fields.rstrip(b";").split(b";"))
+    assert [int(n, 16) for n in values] == [r.numbered.regnum for r in single.expedited]
+    for reg in single.expedited:
+        data = bytes.fromhex(values[b"%02x" % reg.numbered.regnum].decode())
+        assert len(data) == reg.size
+        assert int.from_bytes(data, "little") == reg.access.read()
+    pc = values[b"%02x" % single.expedited[0].numbered.regnum]
+    assert int.from_bytes(bytes.fromhex(pc.decode()), "little") == cpu.pc

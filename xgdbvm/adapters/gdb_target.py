@@ -62,6 +62,13 @@ SHUTDOWN_REPLIES: dict[ShutdownReason, tuple[str, int]] = {
     ShutdownReason.crash: ("X", GdbSignal.ABRT),
     ShutdownReason.watchdog: ("X", GdbSignal.ALRM),
 }
+
+# The signal of every stop reply but a shutdown's; the rest are SIGTRAP.
+STOP_SIGNALS: dict[type, GdbSignal] = {
+    HostInterrupt: GdbSignal.INT,
+    MachineFault: GdbSignal.SEGV,
+    GuestFault: GdbSignal.SEGV,
+}
 WATCH_TYPES = {
     BreakpointType.WRITE_WATCH: WatchKind.WRITE,
     BreakpointType.READ_WATCH: WatchKind.READ,
@@ -195,29 +202,25 @@ class GdbTarget:
                 if kind == "W"
                 else replies.terminated(value, fmt=fmt)
             )
-        signal = GdbSignal.TRAP
-        reason: RspStopReason | None = None
-        if isinstance(stop, Breakpoint):
-            types = self.inserted.code.get(stop.address, set())
-            kind = (
-                StopReasonKind.HWBREAK
-                if BreakpointType.HARDWARE in types and BreakpointType.SOFTWARE not in types
-                else StopReasonKind.SWBREAK
-            )
-            reason = RspStopReason(kind)
-        elif isinstance(stop, Watchpoint):
-            reason = RspStopReason(StopReasonKind(stop.kind), stop.address)
-        elif isinstance(stop, HostInterrupt):
-            signal = GdbSignal.INT
-        elif isinstance(stop, MachineFault | GuestFault):
-            signal = GdbSignal.SEGV
+        stop_type = type(stop)
+        reason = _STOP_REASONS.get(stop_type)
         return replies.stop(
-            signal,
+            STOP_SIGNALS.get(stop_type, GdbSignal.TRAP),
             fmt=fmt,
             thread=THREAD,
-            reason=reason,
-            registers=self.registers.read_expedited(),
+            reason=None if reason is None else reason(self, stop),
+            expedited=self.registers.expedited_fields(),
         )
+
+    def _breakpoint_reason(self, stop: StopReason | None) -> RspStopReason:
+        assert isinstance(stop, Breakpoint)
+        types = self.inserted.code.get(stop.address, set())
+        hardware_only = BreakpointType.HARDWARE in types and BreakpointType.SOFTWARE not in types
+        return RspStopReason(StopReasonKind.HWBREAK if hardware_only else StopReasonKind.SWBREAK)
+
+    def _watchpoint_reason(self, stop: StopReason | None) -> RspStopReason:
+        assert isinstance(stop, Watchpoint)
+        return RspStopReason(StopReasonKind(stop.kind), stop.address)
 
     def _halt_reason(self, command: cmd.QueryHaltReason, fmt: ReplyFormat) -> Outcome:
         return Reply(self._encode_stop(self.last_stop, fmt))
@@ -412,3 +415,10 @@ class GdbTarget:
         context = MonitorContext(machine=self.machine, console=self.console, target=self)
         output = run_monitor(context, command.text)
         return Reply(replies.ok(), console=(output,) if output else ())
+
+
+# The stops whose replies say why (swbreak, hwbreak, watch...), and how to say it.
+_STOP_REASONS: dict[type, Callable[[GdbTarget, StopReason | None], RspStopReason]] = {
+    Breakpoint: GdbTarget._breakpoint_reason,
+    Watchpoint: GdbTarget._watchpoint_reason,
+}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from xgdbvm.machine.cpu.base import RegisterAccess
 from xgdbvm.rsp import Feature, NumberedRegister, Register, TargetDescription, arch
+from xgdbvm.rsp.replies import ExpeditedRegisters
 
 AARCH64_SYSTEM = Feature(
     "org.xgdbvm.aarch64.system",
@@ -132,18 +133,13 @@ class RegisterMap:
             self._expedited_values = lambda: read_many(batch)
         else:
             self._expedited_values = lambda: tuple(b.access.read() for b in self.expedited)
-        self._expedited_layout = tuple(
-            (r.numbered.regnum, r.size, (1 << (8 * r.size)) - 1) for r in self.expedited
+        self._expedited_fields = ExpeditedRegisters(
+            tuple((r.numbered.regnum, r.size) for r in self.expedited)
         )
 
-    def read_expedited(self) -> list[tuple[int, bytes]]:
-        """(regnum, target bytes) of the registers every stop reply carries."""
-        return [
-            (regnum, (value & mask).to_bytes(size, "little"))
-            for (regnum, size, mask), value in zip(
-                self._expedited_layout, self._expedited_values(), strict=True
-            )
-        ]
+    def expedited_fields(self) -> bytes:
+        """The stop reply's ``n:r;`` fields of the registers every stop carries."""
+        return self._expedited_fields.encode(self._expedited_values())
 
     @property
     def g_size(self) -> int:

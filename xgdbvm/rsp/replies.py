@@ -8,6 +8,9 @@ client negotiated take a :class:`~xgdbvm.rsp.session.ReplyFormat`.
 
 from __future__ import annotations
 
+import functools
+import operator
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -17,6 +20,7 @@ from .session import PLAIN, QSUPPORTED_FEATURES, Capabilities, ReplyFormat
 from .thread_id import ThreadId
 
 __all__ = [
+    "ExpeditedRegisters",
     "StopReason",
     "StopReasonKind",
     "attached",
@@ -139,6 +143,31 @@ def _reason_field(reason: StopReason, fmt: ReplyFormat) -> bytes:
     return reason.kind.encode() + b":;" if allowed else b""
 
 
+class ExpeditedRegisters:
+    """The ``n:r;`` fields of a stop reply for a fixed list of (regnum, size) registers.
+
+    Built once per register list: every stop encodes its values with one pack, one
+    hex conversion and one format, since a debugger's single step is a stop reply.
+    """
+
+    def __init__(self, layout: Sequence[tuple[int, int]]) -> None:
+        codes = {4: "I", 8: "Q"}
+        self._pack = struct.Struct("<" + "".join(codes[size] for _, size in layout)).pack
+        self._masks = tuple((1 << (8 * size)) - 1 for _, size in layout)
+        self._template = b"".join(b"%02x:%%s;" % regnum for regnum, _ in layout)
+        spans, offset = [], 0
+        for _, size in layout:
+            spans.append(slice(offset, offset + 2 * size))
+            offset += 2 * size
+        self._split = operator.itemgetter(*spans)
+        self._single = len(layout) == 1
+
+    def encode(self, values: Sequence[int]) -> bytes:
+        """The fields for these values (wider ones are cut to their register's size)."""
+        digits = hex_encode(self._pack(*map(operator.and_, values, self._masks)))
+        return self._template % ((digits,) if self._single else self._split(digits))
+
+
 def stop(
     signal: int,
     *,
@@ -146,22 +175,25 @@ def stop(
     thread: ThreadId | None = None,
     reason: StopReason | None = None,
     registers: Sequence[tuple[int, bytes]] = (),
+    expedited: bytes = b"",
     core: int | None = None,
     threads: Sequence[ThreadId] = (),
 ) -> bytes:
     """A ``T`` stop reply.
 
     ``registers`` are expedited (regnum, target bytes) pairs — pc, sp and the
-    frame pointer spare GDB a ``g`` round trip at every stop. ``threads`` is
-    sent only to clients that enabled ``QListThreadsInStopReply``.
+    frame pointer spare GDB a ``g`` round trip at every stop; ``expedited`` is the
+    same already encoded (:class:`ExpeditedRegisters`). ``threads`` is sent only to
+    clients that enabled ``QListThreadsInStopReply``.
     """
     parts = [b"T%02x" % (signal & 0xFF)]
     if reason is not None:
         parts.append(_reason_field(reason, fmt))
-    parts.extend(b"%02x:%s;" % (regnum, hex_encode(value)) for regnum, value in registers)
+    if registers:
+        parts.extend(b"%02x:%s;" % (regnum, hex_encode(value)) for regnum, value in registers)
+    parts.append(expedited)
     if thread is not None:
-        parts.append(b"thread:" + thread.encode(multiprocess=fmt.multiprocess, default_pid=fmt.pid))
-        parts.append(b";")
+        parts.append(_thread_field(thread, fmt.multiprocess, fmt.pid))
     if core is not None:
         parts.append(b"core:%x;" % core)
     if threads and fmt.threads_in_stop_reply:
@@ -170,6 +202,12 @@ def stop(
         )
         parts.append(b"threads:" + listed + b";")
     return b"".join(parts)
+
+
+@functools.lru_cache(maxsize=64)
+def _thread_field(thread: ThreadId, multiprocess: bool, pid: int) -> bytes:
+    # Every stop reply repeats it: spelled once per thread and format.
+    return b"thread:" + thread.encode(multiprocess=multiprocess, default_pid=pid) + b";"
 
 
 def signal_stop(signal: int) -> bytes:
