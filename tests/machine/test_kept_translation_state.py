@@ -17,7 +17,7 @@ SCTLR_EL1 = (1, 0, 3, 0, 0)  # (CRn, CRm, op0, op1, op2)
 
 def _bare() -> tuple[unicorn.Uc, SystemRegisterFile]:
     uc = unicorn.Uc(unicorn.UC_ARCH_ARM64, unicorn.UC_MODE_ARM)
-    return uc, SystemRegisterFile(uc, a64.UC_ARM64_REG_CP_REG, arm64=True)
+    return uc, SystemRegisterFile(uc, a64.UC_ARM64_REG_CP_REG)
 
 
 def test_a_write_while_held_is_read_back() -> None:

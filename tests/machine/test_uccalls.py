@@ -1,6 +1,7 @@
 """The register and run calls of native/uccalls.c, through ucnative, on a real Unicorn
-vCPU: values round-trip, a run's error comes back as the binding's error, and emu_start
-keeps the binding's contract (a hook's exception surfaces, other threads run meanwhile)."""
+vCPU: core and system register values round-trip, a run's error comes back as the
+binding's error, and emu_start keeps the binding's contract (a hook's exception
+surfaces, other threads run meanwhile)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import unicorn
 import unicorn.arm64_const as a64
 import unicorn.arm_const as a32
 
-from xgdbvm.machine.ucnative import RegisterFile, emu_start
+from xgdbvm.machine.cpu.arm32 import Cp15
+from xgdbvm.machine.cpu.arm64 import SysReg
+from xgdbvm.machine.ucnative import RegisterFile, SystemRegisterFile, emu_start
 
 BASE = 0x10000
 # add x1, x1, #1 ; b .-4 (a loop that never ends by itself) ; hvc #0
@@ -88,3 +91,28 @@ def test_emu_start_lets_other_threads_run_and_stop_it() -> None:
     runner.join(timeout=10)
     assert not runner.is_alive()
     assert regs.read(a64.UC_ARM64_REG_X1) > 1000
+
+
+def test_system_registers_round_trip_in_both_selector_layouts() -> None:
+    # The binding's own structs are the reference for where each field and the value go.
+    uc64 = unicorn.Uc(unicorn.UC_ARCH_ARM64, unicorn.UC_MODE_ARM)
+    sysregs64 = SystemRegisterFile(uc64, a64.UC_ARM64_REG_CP_REG)
+    vbar = SysReg.VBAR_EL1.cp_tuple
+    sysregs64.write(vbar, 0xFFFF_0000_4008_0800)
+    assert uc64.reg_read(a64.UC_ARM64_REG_CP_REG, (*vbar, 0)) == 0xFFFF_0000_4008_0800
+    uc64.reg_write(a64.UC_ARM64_REG_CP_REG, (*vbar, 0x4000_0000))
+    assert sysregs64.read(vbar) == 0x4000_0000
+
+    uc32 = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_ARM)
+    uc32.ctl_set_cpu_model(a32.UC_CPU_ARM_CORTEX_A15)
+    sysregs32 = SystemRegisterFile(uc32, a32.UC_ARM_REG_CP_REG)
+    ttbr0_64 = (15, 1, 0, 0, 2, 0, 0)  # the LPAE 64-bit form (MRRC p15, 0, ..., c2)
+    sysregs32.write(ttbr0_64, 0x12_3456_7000)
+    assert uc32.reg_read(a32.UC_ARM_REG_CP_REG, (*ttbr0_64, 0)) == 0x12_3456_7000
+    assert sysregs32.read(Cp15.TTBR0.cp_tuple) == 0x3456_7000  # its 32-bit view
+
+
+def test_a_selector_tuple_is_bounded() -> None:
+    uc = unicorn.Uc(unicorn.UC_ARCH_ARM64, unicorn.UC_MODE_ARM)
+    with pytest.raises(TypeError, match="at most 7"):
+        SystemRegisterFile(uc, a64.UC_ARM64_REG_CP_REG).read((0,) * 8)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import ClassVar
 
-from xgdbvm.machine.events import ConsoleOutput, ConsoleSource, HypercallBatch, MachineEvent
+from xgdbvm.machine.events import ConsoleOutput, ConsoleSource, MachineEvent
 
 MAX_LINES = 1000
 
 
 class ConsoleHistory:
     """Observer keeping the last lines of every console source, in order."""
+
+    observes: ClassVar[tuple[type, ...]] = (ConsoleOutput,)
 
     def __init__(self, max_lines: int = MAX_LINES) -> None:
         self._lines: deque[str] = deque(maxlen=max_lines)
@@ -24,9 +27,6 @@ class ConsoleHistory:
         self._lines.extend(complete)
         if rest:
             self._partial[event.source] = rest
-
-    def hypercall_batch(self, batch: HypercallBatch) -> None:
-        """Not console output: taken whole so that it costs nothing per call."""
 
     def last(self, count: int) -> list[str]:
         lines = list(self._lines) + [p for p in self._partial.values() if p]

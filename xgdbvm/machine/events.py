@@ -208,28 +208,47 @@ class BatchObserver(Protocol):
 
 
 class Observers:
-    """Fan-out to any number of observers; an observer that raises is dropped, not fatal."""
+    """Fan-out to any number of observers.
+
+    An observer may name the event types it wants in an ``observes`` attribute
+    (the console printer and history want console output only): the others never
+    reach it, which spares a call per observer on every event of a debugger's
+    step. Without one it gets every event.
+    """
 
     def __init__(self) -> None:
         self._observers: list[MachineObserver] = []
+        self._by_type: dict[type, tuple[MachineObserver, ...]] = {}
 
     def subscribe(self, observer: MachineObserver) -> None:
         self._observers.append(observer)
+        self._by_type.clear()
 
     def unsubscribe(self, observer: MachineObserver) -> None:
         if observer in self._observers:
             self._observers.remove(observer)
+            self._by_type.clear()
 
     def __bool__(self) -> bool:
         return bool(self._observers)
 
+    def _for(self, kind: type) -> tuple[MachineObserver, ...]:
+        targets = self._by_type.get(kind)
+        if targets is None:
+            targets = self._by_type[kind] = tuple(
+                observer
+                for observer in self._observers
+                if issubclass(kind, getattr(observer, "observes", None) or object)
+            )
+        return targets
+
     def emit(self, event: MachineEvent) -> None:
-        for observer in tuple(self._observers):
+        for observer in self._for(type(event)):
             observer.machine_event(event)
 
     def emit_batch(self, batch: HypercallBatch) -> None:
         events: list[HypercallEnter | HypercallExit] | None = None
-        for observer in tuple(self._observers):
+        for observer in self._for(HypercallEnter):
             take_batch = getattr(observer, "hypercall_batch", None)
             if take_batch is not None:
                 take_batch(batch)

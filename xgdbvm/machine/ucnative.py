@@ -326,33 +326,10 @@ class CodeReader:
         return None if err != 0 else bytes(self._buffer[:size])
 
 
-class _Arm64CpReg(ctypes.Structure):
-    _fields_ = (
-        ("crn", ctypes.c_uint32),
-        ("crm", ctypes.c_uint32),
-        ("op0", ctypes.c_uint32),
-        ("op1", ctypes.c_uint32),
-        ("op2", ctypes.c_uint32),
-        ("val", ctypes.c_uint64),
-    )
-
-
-class _ArmCpReg(ctypes.Structure):
-    _fields_ = (
-        ("cp", ctypes.c_uint32),
-        ("is64", ctypes.c_uint32),
-        ("sec", ctypes.c_uint32),
-        ("crn", ctypes.c_uint32),
-        ("crm", ctypes.c_uint32),
-        ("opc1", ctypes.c_uint32),
-        ("opc2", ctypes.c_uint32),
-        ("val", ctypes.c_uint64),
-    )
-
-
 class SystemRegisterFile:
-    """System (coprocessor) registers through libunicorn directly, one struct each,
-    built once: the binding's path costs ~10 us a read, this about one.
+    """System (coprocessor) registers through libunicorn directly (native/uccalls.c
+    fills in the selector struct): the binding's path costs ~10 us a read, this
+    a fraction of one.
 
     While the vCPU is stopped (``hold``), a value read once is kept until a write
     through this file or ``release``: nothing else changes these registers then,
@@ -360,13 +337,11 @@ class SystemRegisterFile:
     the server's time in a gdb stepi session), and the whole translation regime
     on a guest with its MMU on."""
 
-    def __init__(self, uc: unicorn.Uc, reg_id: int, arm64: bool) -> None:
-        self._uch = engine_handle(uc)
+    def __init__(self, uc: unicorn.Uc, reg_id: int) -> None:
+        self._engine = engine_address(uc)
         self._reg_id = reg_id
-        self._layout: type[ctypes.Structure] = _Arm64CpReg if arm64 else _ArmCpReg
-        self._structs: dict[tuple[int, ...], tuple[ctypes.Structure, Any]] = {}
         self._held: dict[tuple[int, ...], int] | None = None
-        self._uc = uc
+        self._uc = uc  # keeps the engine alive
 
     def hold(self) -> None:
         """The vCPU has stopped: keep what is read from now on."""
@@ -376,22 +351,15 @@ class SystemRegisterFile:
         """The vCPU is about to run: read every register afresh."""
         self._held = None
 
-    def _struct(self, fields: tuple[int, ...]) -> tuple[ctypes.Structure, Any]:
-        entry = self._structs.get(fields)
-        if entry is None:
-            struct = self._layout(*fields, 0)
-            entry = self._structs[fields] = (struct, ctypes.byref(struct))
-        return entry
-
     def read(self, fields: tuple[int, ...]) -> int:
+        """The register whose selector struct (uc_arm64_cp_reg / uc_arm_cp_reg) starts
+        with ``fields``."""
         held = self._held
         if held is not None:
-            value = held.get(fields)
-            if value is not None:
-                return value
-        struct, ref = self._struct(fields)
-        _check(_uclib.uc_reg_read(self._uch, self._reg_id, ref))
-        value = int(struct.val)
+            kept = held.get(fields)
+            if kept is not None:
+                return kept
+        value: int = _uccalls.cp_reg_read(self._engine, self._reg_id, fields)
         if held is not None:
             held[fields] = value
         return value
@@ -401,9 +369,7 @@ class SystemRegisterFile:
             # All of them: some registers have two encodings (arm32's TTBR0 as 32 and
             # 64 bits), and a written value may read back with fixed bits changed.
             self._held.clear()
-        struct, ref = self._struct(fields)
-        struct.val = value & 0xFFFF_FFFF_FFFF_FFFF
-        _check(_uclib.uc_reg_write(self._uch, self._reg_id, ref))
+        _uccalls.cp_reg_write(self._engine, self._reg_id, fields, value)
 
 
 def _check(err: int) -> None:

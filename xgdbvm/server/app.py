@@ -20,7 +20,7 @@ import trio
 
 from xgdbvm.adapters.console_history import ConsoleHistory
 from xgdbvm.adapters.resume import Resume, ResumeMode
-from xgdbvm.machine.events import ConsoleOutput, ConsoleSource, HypercallBatch, MachineEvent
+from xgdbvm.machine.events import ConsoleOutput, ConsoleSource, MachineEvent
 from xgdbvm.machine.machine import Machine
 from xgdbvm.machine.stop import Shutdown, StopReason
 from xgdbvm.machine.xen.abi import ShutdownReason
@@ -76,13 +76,11 @@ class ConsolePrinter:
     console ring are marked, so they cannot be mistaken for the UART's."""
 
     PREFIX: ClassVar[dict[ConsoleSource, bytes]] = {ConsoleSource.PV: b"[pv] "}
+    observes: ClassVar[tuple[type, ...]] = (ConsoleOutput,)
 
     def __init__(self, out: ByteSink) -> None:
         self._out = out
         self._line_start: dict[ConsoleSource, bool] = {}
-
-    def hypercall_batch(self, batch: HypercallBatch) -> None:
-        """Not console output: taken whole so that it costs nothing per call."""
 
     def machine_event(self, event: MachineEvent) -> None:
         if not isinstance(event, ConsoleOutput):

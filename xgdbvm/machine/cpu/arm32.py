@@ -111,7 +111,7 @@ class Arm32Cpu:
         self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_ARM)
         self.uc.ctl_set_cpu_model(a32.UC_CPU_ARM_CORTEX_A15)
         self._regs = RegisterFile(self.uc, 0xFFFF_FFFF)
-        self._sysregs = SystemRegisterFile(self.uc, a32.UC_ARM_REG_CP_REG, arm64=False)
+        self._sysregs = SystemRegisterFile(self.uc, a32.UC_ARM_REG_CP_REG)
         self._timer_hooks: dict[int, int] = {}
         self._timer_read: Callable[[TimerReg], int] = lambda reg: 0
         self._timer_write: Callable[[TimerReg, int], None] = lambda reg, value: None

@@ -102,7 +102,7 @@ class Arm64Cpu:
         self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM64, unicorn.UC_MODE_ARM)
         self.uc.ctl_set_cpu_model(a64.UC_CPU_ARM64_A72)
         self._regs = RegisterFile(self.uc, 0xFFFF_FFFF_FFFF_FFFF)
-        self._sysregs = SystemRegisterFile(self.uc, a64.UC_ARM64_REG_CP_REG, arm64=True)
+        self._sysregs = SystemRegisterFile(self.uc, a64.UC_ARM64_REG_CP_REG)
 
     @property
     def pc(self) -> int:

@@ -16,6 +16,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "uccalls.h"
 
@@ -166,6 +167,79 @@ static PyObject *uccalls_reg_read_batch(PyObject *self, PyObject *const *args, P
 }
 
 /*
+ * A coprocessor (system) register: libunicorn's uc_arm64_cp_reg and uc_arm_cp_reg
+ * are both 32-bit selector fields (5 and 7 of them) and then the 64-bit value at
+ * the next 8-byte boundary.
+ */
+#define CP_FIELDS_MAX 7
+
+struct cp_reg {
+    uint32_t fields[CP_FIELDS_MAX + 1]; /* room for the padding of 7 fields */
+    uint64_t value;
+};
+
+static int cp_reg_setup(PyObject *fields, struct cp_reg *reg, uint64_t **value)
+{
+    if (!PyTuple_Check(fields) || PyTuple_GET_SIZE(fields) > CP_FIELDS_MAX) {
+        PyErr_SetString(PyExc_TypeError, "cp fields: a tuple of at most 7 ints");
+        return -1;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(fields);
+    memset(reg, 0, sizeof(*reg));
+    for (Py_ssize_t i = 0; i < count; i++)
+        reg->fields[i] = (uint32_t)PyLong_AsUnsignedLongMask(PyTuple_GET_ITEM(fields, i));
+    if (PyErr_Occurred())
+        return -1;
+    *value = (uint64_t *)((char *)reg + ((4 * count + 7) & ~7));
+    return 0;
+}
+
+/* cp_reg_read(uc, regid, fields) -> int */
+static PyObject *uccalls_cp_reg_read(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 3 || !bound()) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "cp_reg_read(uc, regid, fields)");
+        return NULL;
+    }
+    void *uc = engine(args[0]);
+    int regid = (int)PyLong_AsLong(args[1]);
+    struct cp_reg reg;
+    uint64_t *value;
+    if (PyErr_Occurred() || cp_reg_setup(args[2], &reg, &value) < 0)
+        return NULL;
+    int err = lib.reg_read(uc, regid, &reg);
+    if (err != 0)
+        return fail(err), NULL;
+    return PyLong_FromUnsignedLongLong(*value);
+}
+
+/* cp_reg_write(uc, regid, fields, value): value is taken modulo 2**64 */
+static PyObject *uccalls_cp_reg_write(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 4 || !bound()) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "cp_reg_write(uc, regid, fields, value)");
+        return NULL;
+    }
+    void *uc = engine(args[0]);
+    int regid = (int)PyLong_AsLong(args[1]);
+    struct cp_reg reg;
+    uint64_t *value;
+    if (PyErr_Occurred() || cp_reg_setup(args[2], &reg, &value) < 0)
+        return NULL;
+    *value = PyLong_AsUnsignedLongLongMask(args[3]);
+    if (PyErr_Occurred())
+        return NULL;
+    int err = lib.reg_write(uc, regid, &reg);
+    if (err != 0)
+        return fail(err), NULL;
+    Py_RETURN_NONE;
+}
+
+/*
  * emu_start(uc, begin, until, timeout_us, count) -> int (uc_err)
  *
  * Without the GIL, as ctypes calls it: another thread may stop the run, and
@@ -202,6 +276,10 @@ PyMethodDef xgdbvm_uccalls_methods[] = {
      "reg_write(uc, regid, value)"},
     {"reg_read_batch", (PyCFunction)(void (*)(void))uccalls_reg_read_batch, METH_FASTCALL,
      "reg_read_batch(uc, regids) -> tuple of int"},
+    {"cp_reg_read", (PyCFunction)(void (*)(void))uccalls_cp_reg_read, METH_FASTCALL,
+     "cp_reg_read(uc, regid, fields) -> int: a system register by its selector fields"},
+    {"cp_reg_write", (PyCFunction)(void (*)(void))uccalls_cp_reg_write, METH_FASTCALL,
+     "cp_reg_write(uc, regid, fields, value)"},
     {"emu_start", (PyCFunction)(void (*)(void))uccalls_emu_start, METH_FASTCALL,
      "emu_start(uc, begin, until, timeout, count) -> uc_err"},
     {NULL, NULL, 0, NULL},
