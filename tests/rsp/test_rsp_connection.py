@@ -379,6 +379,87 @@ def test_the_owner_drops_the_kept_replies_when_the_target_changes() -> None:
     assert exchange(conn, pkt(b"?")) == ([CommandReceived(c.QueryHaltReason())], b"")
 
 
+class MemoryJudge:
+    """The owner's answer to "does this read still give that reply?", and the questions."""
+
+    def __init__(self) -> None:
+        self.unchanged = True
+        self.asked: list[tuple[c.ReadMemory, bytes]] = []
+
+    def __call__(self, command: c.ReadMemory, payload: bytes) -> bool:
+        self.asked.append((command, payload))
+        return self.unchanged
+
+
+def probation_conn() -> tuple[RspConnection, MemoryJudge]:
+    judge = MemoryJudge()
+    conn = RspConnection(reuse_replies=True, memory_unchanged=judge)
+    exchange(conn, pkt(b"QStartNoAckMode") + b"+")
+    return conn, judge
+
+
+def answer(conn: RspConnection, request: bytes, reply: bytes) -> None:
+    events, _ = exchange(conn, pkt(request))
+    assert len(events) == 1, request
+    conn.send(reply)
+    assert conn.data_to_send() == pkt(reply)
+
+
+def test_a_memory_reply_outlives_a_resume_while_the_owner_says_it_holds() -> None:
+    conn, judge = probation_conn()
+    answer(conn, b"m1000,4", b"deadbeef")
+    assert judge.asked == []  # answered from the kept reply, no question while halted
+    assert exchange(conn, pkt(b"m1000,4")) == ([], pkt(b"deadbeef"))
+    conn.forget_replies()  # the guest ran
+    assert exchange(conn, pkt(b"m1000,4")) == ([], pkt(b"deadbeef"))
+    assert judge.asked == [(c.ReadMemory(0x1000, 4), b"deadbeef")]
+    # Confirmed once, it is as good as new until the target changes again.
+    assert exchange(conn, pkt(b"m1000,4")) == ([], pkt(b"deadbeef"))
+    assert len(judge.asked) == 1
+
+
+def test_a_memory_reply_the_owner_disowns_is_asked_for_and_dropped() -> None:
+    conn, judge = probation_conn()
+    answer(conn, b"m1000,4", b"deadbeef")
+    conn.forget_replies()
+    judge.unchanged = False
+    assert exchange(conn, pkt(b"m1000,4"))[0] == [CommandReceived(c.ReadMemory(0x1000, 4))]
+    conn.send(b"01020304")
+    assert conn.data_to_send() == pkt(b"01020304")
+    # The new reply is the one on record now.
+    conn.forget_replies()
+    judge.unchanged = True
+    assert exchange(conn, pkt(b"m1000,4")) == ([], pkt(b"01020304"))
+    assert judge.asked[-1] == (c.ReadMemory(0x1000, 4), b"01020304")
+
+
+def test_only_memory_replies_that_read_something_go_on_probation() -> None:
+    conn, judge = probation_conn()
+    answer(conn, b"m10000000,4", b"E0e")
+    answer(conn, b"g", b"00" * 8)
+    answer(conn, b"qXfer:threads:read::0,1000", b"l<threads/>")
+    conn.forget_replies()
+    for request in (b"m10000000,4", b"g", b"qXfer:threads:read::0,1000"):
+        assert len(exchange(conn, pkt(request))[0]) == 1, request
+        conn.send(b"OK")
+        conn.data_to_send()
+    assert judge.asked == []
+
+
+def test_probation_is_bounded_and_the_oldest_goes_first() -> None:
+    from xgdbvm.rsp.connection import PROBATION_MAX
+
+    conn, _ = probation_conn()
+    for n in range(PROBATION_MAX + 1):
+        answer(conn, b"m%x,1" % (0x2000 + n), b"%02x" % n)
+    conn.forget_replies()
+    assert len(exchange(conn, pkt(b"m2000,1"))[0]) == 1  # the oldest: gone
+    conn.send(b"00")
+    conn.data_to_send()
+    newest = b"m%x,1" % (0x2000 + PROBATION_MAX)
+    assert exchange(conn, pkt(newest)) == ([], pkt(b"%02x" % PROBATION_MAX))
+
+
 def test_replies_are_not_reused_in_ack_mode_or_unless_asked() -> None:
     conn = RspConnection(reuse_replies=True)
     exchange(conn, pkt(b"m1000,4"))

@@ -141,3 +141,25 @@ async def test_gdb_resume_is_noted_where_the_user_resumed_before_the_guest_runs(
     resumed, stopped = events.index(marks[2]), events.index(marks[3])
     calls = [i for i, e in enumerate(events) if isinstance(e, HypercallExit)]
     assert calls and all(resumed < i < stopped for i in calls)
+
+
+async def test_a_read_repeated_after_a_step_sees_what_the_step_stored() -> None:
+    # Replies to memory reads outlive the step on probation (gdb rereads the code at the
+    # pc after every step): one the guest's store changed must be answered anew.
+    async with running_server("arm64") as srv, await connect(srv) as gdb:
+        assert await gdb.start_no_ack() == b"OK"
+        code, data = 0x40100000, 0x40100800
+        # str x1, [x0] ; str x1, [x0, #8]
+        assert await gdb.request(b"M%x,8:010000f9010400f9" % code) == b"OK"
+        for reg, value in ((0x20, code), (0, data), (1, 0x1122334455667788)):
+            assert await gdb.request(b"P%x=%s" % (reg, value.to_bytes(8, "little").hex().encode()))
+        before = srv.machine.memory.read(data, 16).hex().encode()
+        assert await gdb.request(b"m%x,10" % data) == before
+        assert await gdb.request(b"m%x,8" % code) == b"010000f9010400f9"
+        for stored in (8, 16):
+            assert (await gdb.request(b"vCont;s:p1.1")).startswith(b"T05")
+            after = await gdb.request(b"m%x,10" % data)
+            assert after == srv.machine.memory.read(data, 16).hex().encode()
+            assert after[: 2 * stored] == b"8877665544332211" * (stored // 8)
+            assert after[2 * stored :] == before[2 * stored :]
+            assert await gdb.request(b"m%x,8" % code) == b"010000f9010400f9"

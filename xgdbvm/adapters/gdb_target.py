@@ -261,6 +261,15 @@ class GdbTarget:
                 return Reply(replies.error(ErrorCode.EFAULT, fmt=fmt))
         return Reply(replies.memory(data))
 
+    def memory_unchanged(self, command: cmd.ReadMemory, payload: bytes) -> bool:
+        """Whether ``command`` still reads as ``payload``, a reply it got before: the
+        same read as ``m`` makes, without building a reply."""
+        try:
+            data = self._reader()(command.address, command.length)
+        except GuestMemoryFault:
+            return False
+        return replies.memory(data) == payload
+
     def _read_partial(self, address: int, length: int) -> bytes:
         """The readable prefix of a range that runs into unmapped memory (a legal short read)."""
         page = 0x1000

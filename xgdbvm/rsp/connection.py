@@ -22,6 +22,11 @@ Contract:
   drops what was kept, and so must the owner (:meth:`forget_replies`) whenever
   the target changes by other means: at every resume and stop. Only in no-ack
   mode, where one packet is one chunk from the peer.
+* Memory replies outlive :meth:`forget_replies` on probation when the owner
+  gives ``memory_unchanged``: the same packet again is answered with the same
+  reply if the owner says the memory still reads that way (a cheaper question
+  than the command itself). GDB reads the same code around the pc after every
+  step of a loop.
 """
 
 from __future__ import annotations
@@ -49,6 +54,9 @@ PARSED_MAX_FRAME = 64
 # a stop reply or a word of code it saves a few bytes and costs more than it saves.
 RLE_MIN_PAYLOAD = 256
 PARSED_MAX_ENTRIES = 256
+# Memory replies kept on probation: gdb's reads around the pc in a loop of a few
+# instructions, not a whole session's.
+PROBATION_MAX = 16
 
 # --- events -----------------------------------------------------------------
 
@@ -101,11 +109,15 @@ class RspConnection:
         limits: ParseLimits = DEFAULT_LIMITS,
         rle: bool = False,
         reuse_replies: bool = False,
+        memory_unchanged: Callable[[cmd.ReadMemory, bytes], bool] | None = None,
     ) -> None:
+        """``memory_unchanged(command, payload)``: whether that memory read would
+        still be answered with ``payload`` (see the module notes)."""
         self.capabilities = capabilities or Capabilities()
         self.limits = limits
         self.rle = rle
         self.reuse_replies = reuse_replies
+        self.memory_unchanged = memory_unchanged
         self.reset()
 
     def reset(self) -> None:
@@ -117,6 +129,8 @@ class RspConnection:
         self._awaiting: cmd.Command | None = None
         self._awaiting_frame = b""
         self._replies: dict[bytes, bytes] = {}  # request frame -> reply frame
+        # request frame -> (command, reply payload, reply frame), oldest first
+        self._probation: dict[bytes, tuple[cmd.ReadMemory, bytes, bytes]] = {}
         self._parsed: dict[bytes, cmd.Command] = {}  # request frame -> its command
         self._format: ReplyFormat | None = None
 
@@ -129,7 +143,7 @@ class RspConnection:
             # (the step, the reads at the pc): a chunk seen before is answered from
             # the kept reply, or at least not decoded and parsed again.
             frame = bytes(data)
-            reply = self._replies.get(frame)
+            reply = self._replies.get(frame) or self._still_valid(frame)
             if reply is not None:
                 self._out += reply
                 return events
@@ -141,6 +155,18 @@ class RspConnection:
             handler = _FRAME_HANDLERS[type(frame_event)]
             handler(self, frame_event, events)
         return events
+
+    def _still_valid(self, frame: bytes) -> bytes | None:
+        """The reply on probation for ``frame`` if the owner confirms it, else None."""
+        kept = self._probation.get(frame)
+        if kept is None or self.memory_unchanged is None:
+            return None
+        command, payload, reply = kept
+        if not self.memory_unchanged(command, payload):
+            del self._probation[frame]
+            return None
+        self._replies[frame] = reply  # as good as new until the target changes again
+        return reply
 
     def _on_packet(self, event: fr.FrameEvent, events: list[Event]) -> None:
         assert isinstance(event, fr.PacketReceived)
@@ -310,6 +336,11 @@ class RspConnection:
         frame = self._queue_reply(payload)
         if request and len(frame) <= REUSE_MAX_FRAME and len(self._replies) < REUSE_MAX_REPLIES:
             self._replies[request] = frame
+            if isinstance(awaiting, cmd.ReadMemory) and not payload.startswith(b"E"):
+                self._probation.pop(request, None)
+                self._probation[request] = (awaiting, payload, frame)
+                if len(self._probation) > PROBATION_MAX:
+                    del self._probation[next(iter(self._probation))]
 
     @property
     def reply_format(self) -> ReplyFormat:
@@ -319,7 +350,8 @@ class RspConnection:
         return self._format
 
     def forget_replies(self) -> None:
-        """The target changed other than by the peer's commands: answer everything anew."""
+        """The target changed other than by the peer's commands: answer everything anew
+        (memory replies on probation, given ``memory_unchanged``)."""
         self._replies.clear()
 
     def send_error(self, code: int, message: str | None = None) -> None:

@@ -26,6 +26,7 @@ from xgdbvm.rsp import (
     RspConnection,
     replies,
 )
+from xgdbvm.rsp.commands import ReadMemory
 from xgdbvm.rsp.constants import ErrorCode
 from xgdbvm.rsp.session import ReplyFormat
 from xgdbvm.server.describe import describe_stop
@@ -58,7 +59,14 @@ class GdbSession:
         # Run-length encoded replies: memory dumps are mostly runs (zeroed RAM). Replies
         # to repeated reads are reused: while the guest is halted only the client's own
         # commands change it (host work posted to the machine waits for the next run).
-        self._conn = RspConnection(capabilities(), rle=True, reuse_replies=True)
+        # Memory replies outlive resumes while the memory reads the same: gdb reads the
+        # code around the pc after every step.
+        self._conn = RspConnection(
+            capabilities(),
+            rle=True,
+            reuse_replies=True,
+            memory_unchanged=self._memory_unchanged,
+        )
         self._symbolize = Symbolizer(target.machine.layout.image.symbols)
         self._resumed = False  # from the resume command until its stop reply is queued
         self._unnoted: StopReason | None = None  # a stop replied to, not yet noted
@@ -67,6 +75,10 @@ class GdbSession:
         self.kill_requested = False
         # Last: from here on serve() must run, since only its exit releases the wire.
         self._wire = open_wire(stream)
+
+    def _memory_unchanged(self, command: ReadMemory, payload: bytes) -> bool:
+        # Never while a worker thread runs the guest: the packet gets "busy" then.
+        return not self._resumed and self._target.memory_unchanged(command, payload)
 
     async def serve(self) -> None:
         """Serve until the client leaves, detaches or kills; the guest is left halted."""
