@@ -163,3 +163,24 @@ async def test_a_read_repeated_after_a_step_sees_what_the_step_stored() -> None:
             assert after[: 2 * stored] == b"8877665544332211" * (stored // 8)
             assert after[2 * stored :] == before[2 * stored :]
             assert await gdb.request(b"m%x,8" % code) == b"010000f9010400f9"
+
+
+async def test_a_breakpoint_stop_says_which_kind_of_breakpoint_it_was() -> None:
+    async with running_server("arm64") as srv, await connect(srv) as gdb:
+        await gdb.request(b"qSupported:multiprocess+;swbreak+;hwbreak+", timeout=TIMEOUT)
+        first = next(
+            s.address for s in srv.machine.layout.image.symbols if s.name == "primary_entry"
+        )
+        assert await gdb.request(b"Z1,%x,4" % first, timeout=TIMEOUT) == b"OK"
+        stop = await gdb.request(b"vCont;c", timeout=TIMEOUT)
+        assert stop.startswith(b"T05hwbreak:;20:%s;" % first.to_bytes(8, "little").hex().encode())
+        # Both kinds at one address: gdb is told software, as for any breakpoint it wrote.
+        code = 0x40100000
+        assert await gdb.request(b"M%x,8:1f2003d51f2003d5" % code, timeout=TIMEOUT) == b"OK"  # nops
+        for kind in (b"0", b"1"):
+            assert await gdb.request(b"Z%s,%x,4" % (kind, code + 4), timeout=TIMEOUT) == b"OK"
+        pc = code.to_bytes(8, "little").hex().encode()
+        assert await gdb.request(b"P20=%s" % pc, timeout=TIMEOUT) == b"OK"
+        stop = await gdb.request(b"vCont;c", timeout=TIMEOUT)
+        at = (code + 4).to_bytes(8, "little").hex().encode()
+        assert stop.startswith(b"T05swbreak:;20:%s;" % at)

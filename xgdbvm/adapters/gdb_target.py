@@ -63,6 +63,9 @@ SHUTDOWN_REPLIES: dict[ShutdownReason, tuple[str, int]] = {
     ShutdownReason.watchdog: ("X", GdbSignal.ALRM),
 }
 
+SWBREAK = RspStopReason(StopReasonKind.SWBREAK)
+HWBREAK = RspStopReason(StopReasonKind.HWBREAK)
+
 # The signal of every stop reply but a shutdown's; the rest are SIGTRAP.
 STOP_SIGNALS: dict[type, GdbSignal] = {
     HostInterrupt: GdbSignal.INT,
@@ -214,9 +217,10 @@ class GdbTarget:
 
     def _breakpoint_reason(self, stop: StopReason | None) -> RspStopReason:
         assert isinstance(stop, Breakpoint)
-        types = self.inserted.code.get(stop.address, set())
-        hardware_only = BreakpointType.HARDWARE in types and BreakpointType.SOFTWARE not in types
-        return RspStopReason(StopReasonKind.HWBREAK if hardware_only else StopReasonKind.SWBREAK)
+        types = self.inserted.code.get(stop.address)
+        if types is None or BreakpointType.SOFTWARE in types:
+            return SWBREAK
+        return HWBREAK if BreakpointType.HARDWARE in types else SWBREAK
 
     def _watchpoint_reason(self, stop: StopReason | None) -> RspStopReason:
         assert isinstance(stop, Watchpoint)
