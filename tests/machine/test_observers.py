@@ -1,6 +1,7 @@
 """The machine's observer fan-out: an observer that names the events it wants gets
 those only, batches included; the others get everything; subscribing and
-unsubscribing take effect at the next event."""
+unsubscribing take effect at the next event; a deferred event goes out before the
+next one, batches included."""
 
 from __future__ import annotations
 
@@ -76,3 +77,35 @@ def test_subscriptions_change_at_the_next_event() -> None:
     assert len(second.seen) == 2
     assert not Observers()
     assert observers
+
+
+def test_a_deferred_event_goes_out_before_the_next_one_or_at_flush() -> None:
+    observers = Observers()
+    every = Everything()
+    observers.subscribe(every)
+    resume = Lifecycle(kind="gdb-resume")
+    observers.defer(resume)
+    assert every.seen == []
+    observers.emit(CONSOLE)
+    assert every.seen == [resume, CONSOLE]
+    observers.defer(resume)
+    observers.flush()
+    observers.flush()  # nothing left: nothing twice
+    assert every.seen == [resume, CONSOLE, resume]
+
+
+def test_a_deferred_event_precedes_a_batch() -> None:
+    call = ConstantCall(number=17, name="xen_version", cmd=0, cmd_mask=0, subop=None, ret=0)
+    batch = HypercallBatch(
+        calls=(call,), records=CALL_RECORD.pack(0, 0x4000_0000, 7, 0, 0, 0, 0, 0)
+    )
+    observers = Observers()
+    every = Everything()
+    observers.subscribe(every)
+    observers.defer(BOOT)
+    observers.emit_batch(batch)
+    assert [type(e).__name__ for e in every.seen] == [
+        "Lifecycle",
+        "HypercallEnter",
+        "HypercallExit",
+    ]

@@ -188,3 +188,17 @@ def test_thread_id_spelling() -> None:
     for bad in (b"", b"p", b"p.1", b"-2", b"123456789", b"x"):
         with pytest.raises(ValueError):
             ThreadId.parse(bad)
+
+
+def test_expedited_registers_are_encoded_at_their_widths_in_order() -> None:
+    fields = r.ExpeditedRegisters([(0x20, 8), (0x1F, 8), (0x21, 4)])
+    assert fields.encode((0x4008_91A8, 0, 0x3C5)) == (
+        b"20:a891084000000000;1f:0000000000000000;21:c5030000;"
+    )
+    # Wider or negative values are cut to the register, as the target holds them.
+    assert fields.encode((-1, 1 << 64, 0x1_0000_0005)) == (
+        b"20:ffffffffffffffff;1f:0000000000000000;21:05000000;"
+    )
+    assert r.ExpeditedRegisters([(0xF, 4)]).encode((0x4001_0CD8,)) == b"0f:d80c0140;"
+    stop = r.stop(5, expedited=fields.encode((1, 2, 3)))
+    assert stop == b"T0520:0100000000000000;1f:0200000000000000;21:03000000;"

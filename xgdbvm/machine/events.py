@@ -219,6 +219,7 @@ class Observers:
     def __init__(self) -> None:
         self._observers: list[MachineObserver] = []
         self._by_type: dict[type, tuple[MachineObserver, ...]] = {}
+        self._deferred: list[MachineEvent] = []
 
     def subscribe(self, observer: MachineObserver) -> None:
         self._observers.append(observer)
@@ -242,11 +243,29 @@ class Observers:
             )
         return targets
 
+    def defer(self, event: MachineEvent) -> None:
+        """Emit ``event`` later: before the next event emitted, or at ``flush``."""
+        self._deferred.append(event)
+
+    def flush(self) -> None:
+        """Emit the deferred events, in order."""
+        while self._deferred:
+            events, self._deferred = self._deferred, []
+            for event in events:
+                self._emit(event)
+
     def emit(self, event: MachineEvent) -> None:
+        if self._deferred:
+            self.flush()
+        self._emit(event)
+
+    def _emit(self, event: MachineEvent) -> None:
         for observer in self._for(type(event)):
             observer.machine_event(event)
 
     def emit_batch(self, batch: HypercallBatch) -> None:
+        if self._deferred:
+            self.flush()
         events: list[HypercallEnter | HypercallExit] | None = None
         for observer in self._for(HypercallEnter):
             take_batch = getattr(observer, "hypercall_batch", None)

@@ -245,11 +245,17 @@ class Machine(Traps):
         self.cpu.reset(self.boot_state)
         self._emit(Lifecycle(kind="reset"))
 
-    def note_lifecycle(self, kind: str, detail: str = "") -> None:
-        """A lifecycle event (boot, reset, a debugger's stop and resume) for observers."""
-        self._emit(
-            Lifecycle(kind=kind, detail=detail, pc=self.cpu.pc, icount=self.clock.instructions)
-        )
+    def note_lifecycle(self, kind: str, detail: str = "", *, defer: bool = False) -> None:
+        """A lifecycle event (boot, reset, a debugger's stop and resume) for observers.
+
+        ``defer``: handed to them before the next event, or at ``flush_notes``, with the
+        pc and count of now: a debugger notes its resume without delaying the run."""
+        event = Lifecycle(kind=kind, detail=detail, pc=self.cpu.pc, icount=self.clock.instructions)
+        self._emit(event, defer=defer)
+
+    def flush_notes(self) -> None:
+        """Hand observers the deferred lifecycle events now."""
+        self.observers.flush()
 
     def request_stop(self) -> None:
         """Ask a running (or the next) ``run`` to return HostInterrupt. Thread-safe."""
@@ -582,13 +588,17 @@ class Machine(Traps):
             )
         return reason
 
-    def _emit(self, event: MachineEvent) -> None:
+    def _emit(self, event: MachineEvent, *, defer: bool = False) -> None:
         if self.exceptions.pending and threading.get_ident() == self._vcpu_thread:
             # They happened first. Only the vCPU's own thread drains: a host request
             # emitted from the server's thread while the guest runs would otherwise
             # number the batch after the guest's later slow-path calls.
             self._drain_fast_calls()
-        if self.observers:
+        if not self.observers:
+            return
+        if defer:
+            self.observers.defer(event)
+        else:
             self.observers.emit(event)
 
     def _drain_fast_calls(self) -> None:

@@ -8,6 +8,7 @@ client negotiated take a :class:`~xgdbvm.rsp.session.ReplyFormat`.
 
 from __future__ import annotations
 
+import binascii
 import functools
 import operator
 import struct
@@ -164,7 +165,10 @@ class ExpeditedRegisters:
 
     def encode(self, values: Sequence[int]) -> bytes:
         """The fields for these values (wider ones are cut to their register's size)."""
-        digits = hex_encode(self._pack(*map(operator.and_, values, self._masks)))
+        try:
+            digits = binascii.hexlify(self._pack(*values))
+        except struct.error:  # rare: a value wider than its register, or negative
+            digits = binascii.hexlify(self._pack(*map(operator.and_, values, self._masks)))
         return self._template % ((digits,) if self._single else self._split(digits))
 
 

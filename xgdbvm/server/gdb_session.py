@@ -90,6 +90,7 @@ class GdbSession:
             with trio.CancelScope(shield=True):
                 await self._runner.halt()
             self._note_stop()
+            self._target.machine.flush_notes()  # a resume whose run never reported
             self._target.end_session()
             self._wire.release()
 
@@ -191,7 +192,8 @@ class GdbSession:
 
     def _note_resume(self, resume: Resume) -> None:
         self._conn.forget_replies()
-        self._target.machine.note_lifecycle("gdb-resume", resume.mode.value)
+        # Deferred: the trace gets it before anything the run emits, or with the stop.
+        self._target.machine.note_lifecycle("gdb-resume", resume.mode.value, defer=True)
 
     def _stopped(self, stop: StopReason) -> None:
         """Queue the stop reply (the caller flushes, then calls ``_note_stop``)."""
