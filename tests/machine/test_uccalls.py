@@ -13,6 +13,7 @@ import unicorn
 import unicorn.arm64_const as a64
 import unicorn.arm_const as a32
 
+from xgdbvm.machine import ucnative
 from xgdbvm.machine.cpu.arm32 import Cp15
 from xgdbvm.machine.cpu.arm64 import SysReg
 from xgdbvm.machine.ucnative import RegisterFile, SystemRegisterFile, emu_start
@@ -116,3 +117,10 @@ def test_a_selector_tuple_is_bounded() -> None:
     uc = unicorn.Uc(unicorn.UC_ARCH_ARM64, unicorn.UC_MODE_ARM)
     with pytest.raises(TypeError, match="at most 7"):
         SystemRegisterFile(uc, a64.UC_ARM64_REG_CP_REG).read((0,) * 8)
+
+
+def test_a_null_engine_is_refused_not_dereferenced() -> None:
+    with pytest.raises(ValueError, match="null"):
+        ucnative._uccalls.reg_read(0, a64.UC_ARM64_REG_X0)
+    with pytest.raises(ValueError, match="null"):
+        ucnative._uccalls.emu_start(0, BASE, 0, 0, 1)

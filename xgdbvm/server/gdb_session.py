@@ -205,8 +205,8 @@ class GdbSession:
         """Tell the trace and the user about the stop just replied to.
 
         After the reply, not before: gdb works on it meanwhile (in a stepi loop these
-        notes were a third of a step's time in the server). Nothing runs in between,
-        so the trace's order, the pc and the count are the same either way."""
+        notes took a third of the step packet's time in the server). Nothing runs in
+        between, so the trace's order, the pc and the count are the same either way."""
         stop, self._unnoted = self._unnoted, None
         if stop is None:
             return

@@ -54,9 +54,13 @@ static int bound(void)
     return 0;
 }
 
+/* NULL (with an exception set) unless `arg` is a non-null address. */
 static void *engine(PyObject *arg)
 {
-    return PyLong_AsVoidPtr(arg);
+    void *uc = PyLong_AsVoidPtr(arg);
+    if (uc == NULL && !PyErr_Occurred())
+        PyErr_SetString(PyExc_ValueError, "a null uc_engine");
+    return uc;
 }
 
 static PyObject *uccalls_bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
