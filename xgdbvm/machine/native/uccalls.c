@@ -46,21 +46,38 @@ static int fail(int err)
     return -1;
 }
 
-static int bound(void)
+/*
+ * What every call but bind() starts with: its argument count, bind() done, and
+ * the engine in args[0] (an address, never null). 0, or -1 with an exception set.
+ */
+static int begin(const char *usage, Py_ssize_t nargs, Py_ssize_t want, PyObject *const *args,
+                 void **uc)
 {
-    if (lib.error != NULL)
-        return 1;
-    PyErr_SetString(PyExc_RuntimeError, "xgdbvm.machine._tick: bind() was not called");
+    if (nargs != want) {
+        PyErr_Format(PyExc_TypeError, "usage: %s", usage);
+        return -1;
+    }
+    if (lib.error == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "xgdbvm.machine._tick: bind() was not called");
+        return -1;
+    }
+    *uc = PyLong_AsVoidPtr(args[0]);
+    if (*uc == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "a null uc_engine");
+        return -1;
+    }
     return 0;
 }
 
-/* NULL (with an exception set) unless `arg` is a non-null address. */
-static void *engine(PyObject *arg)
+/* begin(), then the register id in args[1]. */
+static int begin_reg(const char *usage, Py_ssize_t nargs, Py_ssize_t want, PyObject *const *args,
+                     void **uc, int *regid)
 {
-    void *uc = PyLong_AsVoidPtr(arg);
-    if (uc == NULL && !PyErr_Occurred())
-        PyErr_SetString(PyExc_ValueError, "a null uc_engine");
-    return uc;
+    if (begin(usage, nargs, want, args, uc) < 0)
+        return -1;
+    *regid = (int)PyLong_AsLong(args[1]);
+    return PyErr_Occurred() ? -1 : 0;
 }
 
 static PyObject *uccalls_bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -93,14 +110,9 @@ static PyObject *uccalls_bind(PyObject *self, PyObject *const *args, Py_ssize_t 
 static PyObject *uccalls_reg_read(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    if (nargs != 2 || !bound()) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "reg_read(uc, regid)");
-        return NULL;
-    }
-    void *uc = engine(args[0]);
-    int regid = (int)PyLong_AsLong(args[1]);
-    if (PyErr_Occurred())
+    void *uc;
+    int regid;
+    if (begin_reg("reg_read(uc, regid)", nargs, 2, args, &uc, &regid) < 0)
         return NULL;
     uint64_t value = 0;
     int err = lib.reg_read(uc, regid, &value);
@@ -113,13 +125,10 @@ static PyObject *uccalls_reg_read(PyObject *self, PyObject *const *args, Py_ssiz
 static PyObject *uccalls_reg_write(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    if (nargs != 3 || !bound()) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "reg_write(uc, regid, value)");
+    void *uc;
+    int regid;
+    if (begin_reg("reg_write(uc, regid, value)", nargs, 3, args, &uc, &regid) < 0)
         return NULL;
-    }
-    void *uc = engine(args[0]);
-    int regid = (int)PyLong_AsLong(args[1]);
     uint64_t value = PyLong_AsUnsignedLongLongMask(args[2]);
     if (PyErr_Occurred())
         return NULL;
@@ -133,12 +142,13 @@ static PyObject *uccalls_reg_write(PyObject *self, PyObject *const *args, Py_ssi
 static PyObject *uccalls_reg_read_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    if (nargs != 2 || !PyTuple_Check(args[1]) || !bound()) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "reg_read_batch(uc, regids: tuple)");
+    void *uc;
+    if (begin("reg_read_batch(uc, regids: tuple)", nargs, 2, args, &uc) < 0)
+        return NULL;
+    if (!PyTuple_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "reg_read_batch: regids must be a tuple");
         return NULL;
     }
-    void *uc = engine(args[0]);
     Py_ssize_t count = PyTuple_GET_SIZE(args[1]);
     if (count > BATCH_MAX) {
         PyErr_Format(PyExc_ValueError, "reg_read_batch: at most %d registers", BATCH_MAX);
@@ -182,8 +192,14 @@ struct cp_reg {
     uint64_t value;
 };
 
-static int cp_reg_setup(PyObject *fields, struct cp_reg *reg, uint64_t **value)
+/* begin_reg(), then the selector fields in args[2] into `reg`; `value` points at
+ * where its value goes. */
+static int begin_cp(const char *usage, Py_ssize_t nargs, Py_ssize_t want, PyObject *const *args,
+                    void **uc, int *regid, struct cp_reg *reg, uint64_t **value)
 {
+    if (begin_reg(usage, nargs, want, args, uc, regid) < 0)
+        return -1;
+    PyObject *fields = args[2];
     if (!PyTuple_Check(fields) || PyTuple_GET_SIZE(fields) > CP_FIELDS_MAX) {
         PyErr_SetString(PyExc_TypeError, "cp fields: a tuple of at most 7 ints");
         return -1;
@@ -202,16 +218,11 @@ static int cp_reg_setup(PyObject *fields, struct cp_reg *reg, uint64_t **value)
 static PyObject *uccalls_cp_reg_read(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    if (nargs != 3 || !bound()) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "cp_reg_read(uc, regid, fields)");
-        return NULL;
-    }
-    void *uc = engine(args[0]);
-    int regid = (int)PyLong_AsLong(args[1]);
+    void *uc;
+    int regid;
     struct cp_reg reg;
     uint64_t *value;
-    if (PyErr_Occurred() || cp_reg_setup(args[2], &reg, &value) < 0)
+    if (begin_cp("cp_reg_read(uc, regid, fields)", nargs, 3, args, &uc, &regid, &reg, &value) < 0)
         return NULL;
     int err = lib.reg_read(uc, regid, &reg);
     if (err != 0)
@@ -223,16 +234,12 @@ static PyObject *uccalls_cp_reg_read(PyObject *self, PyObject *const *args, Py_s
 static PyObject *uccalls_cp_reg_write(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    if (nargs != 4 || !bound()) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "cp_reg_write(uc, regid, fields, value)");
-        return NULL;
-    }
-    void *uc = engine(args[0]);
-    int regid = (int)PyLong_AsLong(args[1]);
+    void *uc;
+    int regid;
     struct cp_reg reg;
     uint64_t *value;
-    if (PyErr_Occurred() || cp_reg_setup(args[2], &reg, &value) < 0)
+    if (begin_cp("cp_reg_write(uc, regid, fields, value)", nargs, 4, args, &uc, &regid, &reg,
+                 &value) < 0)
         return NULL;
     *value = PyLong_AsUnsignedLongLongMask(args[3]);
     if (PyErr_Occurred())
@@ -252,13 +259,10 @@ static PyObject *uccalls_cp_reg_write(PyObject *self, PyObject *const *args, Py_
 static PyObject *uccalls_emu_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    if (nargs != 5 || !bound()) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "emu_start(uc, begin, until, timeout, count)");
+    void *uc;
+    if (begin("emu_start(uc, begin, until, timeout, count)", nargs, 5, args, &uc) < 0)
         return NULL;
-    }
-    void *uc = engine(args[0]);
-    uint64_t begin = PyLong_AsUnsignedLongLongMask(args[1]);
+    uint64_t start = PyLong_AsUnsignedLongLongMask(args[1]);
     uint64_t until = PyLong_AsUnsignedLongLongMask(args[2]);
     uint64_t timeout = PyLong_AsUnsignedLongLongMask(args[3]);
     size_t count = PyLong_AsSize_t(args[4]);
@@ -266,7 +270,7 @@ static PyObject *uccalls_emu_start(PyObject *self, PyObject *const *args, Py_ssi
         return NULL;
     int err;
     Py_BEGIN_ALLOW_THREADS
-    err = lib.emu_start(uc, begin, until, timeout, count);
+    err = lib.emu_start(uc, start, until, timeout, count);
     Py_END_ALLOW_THREADS
     return PyLong_FromLong(err);
 }
