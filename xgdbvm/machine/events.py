@@ -213,7 +213,10 @@ class Observers:
     An observer may name the event types it wants in an ``observes`` attribute
     (the console printer and history want console output only): the others never
     reach it, which spares a call per observer on every event of a debugger's
-    step. Without one it gets every event.
+    step. Without one it gets every event. An event may be deferred: it goes out
+    before the next one emitted, so the order observers see is the order of events.
+    Observers must not raise: an exception reaches whatever emitted the event (the
+    trace recorder catches and logs its own failures).
     """
 
     def __init__(self) -> None:
