@@ -14,8 +14,8 @@ from xgdbvm.rsp.thread_id import ALL, ThreadId
 
 MP = ReplyFormat(multiprocess=True, swbreak=True, hwbreak=True)
 LLDB = ReplyFormat(error_strings=True, threads_in_stop_reply=True)
-PC = (32, to_le(0x4000_0080, 8))
-SP = (31, to_le(0x4010_0000, 8))
+PC_SP = r.ExpeditedRegisters([(32, 8), (31, 8)])
+PC_SP_VALUES = (0x4000_0080, 0x4010_0000)
 
 REPLY_TABLE: list[tuple[Callable[[], bytes], bytes]] = [
     (r.ok, b"OK"),
@@ -41,7 +41,7 @@ REPLY_TABLE: list[tuple[Callable[[], bytes], bytes]] = [
         b"T05thread:p3.2;",
     ),
     (
-        lambda: r.stop(GdbSignal.TRAP, thread=ThreadId(1), registers=[PC, SP]),
+        lambda: r.stop(GdbSignal.TRAP, thread=ThreadId(1), expedited=PC_SP.encode(PC_SP_VALUES)),
         b"T0520:8000004000000000;1f:0000104000000000;thread:1;",
     ),
     (

@@ -91,8 +91,8 @@ class _TickState(ctypes.Structure):
     )
 
 
-NO_DEADLINE = (1 << 64) - 1
 _U64 = (1 << 64) - 1
+NO_DEADLINE = _U64
 # The hook function by log2 of the instruction width (native/tick.c).
 _TICK_HOOKS = {2: "xgdbvm_tick_block", 1: "xgdbvm_tick_block_t32"}
 

@@ -178,23 +178,19 @@ def stop(
     fmt: ReplyFormat = PLAIN,
     thread: ThreadId | None = None,
     reason: StopReason | None = None,
-    registers: Sequence[tuple[int, bytes]] = (),
     expedited: bytes = b"",
     core: int | None = None,
     threads: Sequence[ThreadId] = (),
 ) -> bytes:
     """A ``T`` stop reply.
 
-    ``registers`` are expedited (regnum, target bytes) pairs — pc, sp and the
-    frame pointer spare GDB a ``g`` round trip at every stop; ``expedited`` is the
-    same already encoded (:class:`ExpeditedRegisters`). ``threads`` is sent only to
-    clients that enabled ``QListThreadsInStopReply``.
+    ``expedited`` is the registers' ``n:r;`` fields (:class:`ExpeditedRegisters`):
+    pc, sp and the frame pointer spare GDB a ``g`` round trip at every stop.
+    ``threads`` is sent only to clients that enabled ``QListThreadsInStopReply``.
     """
     parts = [b"T%02x" % (signal & 0xFF)]
     if reason is not None:
         parts.append(_reason_field(reason, fmt))
-    if registers:
-        parts.extend(b"%02x:%s;" % (regnum, hex_encode(value)) for regnum, value in registers)
     parts.append(expedited)
     if thread is not None:
         parts.append(_thread_field(thread, fmt.multiprocess, fmt.pid))
