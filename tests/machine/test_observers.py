@@ -84,11 +84,11 @@ def test_a_deferred_event_goes_out_before_the_next_one_or_at_flush() -> None:
     every = Everything()
     observers.subscribe(every)
     resume = Lifecycle(kind="gdb-resume")
-    observers.defer(resume)
+    observers.defer(lambda: resume)
     assert every.seen == []
     observers.emit(CONSOLE)
     assert every.seen == [resume, CONSOLE]
-    observers.defer(resume)
+    observers.defer(lambda: resume)
     observers.flush()
     observers.flush()  # nothing left: nothing twice
     assert every.seen == [resume, CONSOLE, resume]
@@ -102,7 +102,7 @@ def test_a_deferred_event_precedes_a_batch() -> None:
     observers = Observers()
     every = Everything()
     observers.subscribe(every)
-    observers.defer(BOOT)
+    observers.defer(lambda: BOOT)
     observers.emit_batch(batch)
     assert [type(e).__name__ for e in every.seen] == [
         "Lifecycle",

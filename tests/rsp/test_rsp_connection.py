@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from xgdbvm.rsp import commands as c
 from xgdbvm.rsp.connection import (
+    FRAMES_MAX,
     RLE_MIN_PAYLOAD,
     CommandReceived,
     Event,
@@ -300,6 +301,20 @@ def test_rle_replies_long_ones_only() -> None:
     conn.receive_data(pkt(b"g"))
     conn.send(b"0" * 16)
     assert conn.data_to_send() == b"+" + encode_packet(b"0" * 16)
+
+
+def test_replies_framed_again_from_kept_frames_are_the_same_bytes() -> None:
+    conn = RspConnection(rle=True)
+    exchange(conn, pkt(b"QStartNoAckMode") + b"+")
+    # Escapes and all, the second time as the first; past the bound, still right.
+    payloads = [b"T05thread:1;", b"a$b#c}d*e", b"OK", b"0" * RLE_MIN_PAYLOAD]
+    payloads += [b"%x" % n for n in range(FRAMES_MAX + 8)]
+    for _round in range(2):
+        for payload in payloads:
+            conn.receive_data(pkt(b"g"))
+            conn.send(payload)
+            rle = len(payload) >= RLE_MIN_PAYLOAD
+            assert conn.data_to_send() == encode_packet(payload, rle=rle)
 
 
 @given(st.data())

@@ -63,6 +63,7 @@ SHUTDOWN_REPLIES: dict[ShutdownReason, tuple[str, int]] = {
     ShutdownReason.watchdog: ("X", GdbSignal.ALRM),
 }
 
+STOP_REPLIES_MAX = 64
 SWBREAK = RspStopReason(StopReasonKind.SWBREAK)
 HWBREAK = RspStopReason(StopReasonKind.HWBREAK)
 
@@ -118,6 +119,10 @@ class GdbTarget:
         self.registers = RegisterMap(machine.config.arch, cpu.register_table(), cpu.read_regs)
         self.inserted = SessionBreakpoints()
         self.last_stop: StopReason | None = None
+        # Stop replies by what makes them (stop type, reason, expedited register values)
+        # for one reply format: stepping through a loop stops at the same few pcs.
+        self._stop_replies: dict[tuple[object, ...], bytes] = {}
+        self._stop_replies_format: ReplyFormat | None = None
         self.address_space = AddressSpace.VIRTUAL
         self._readers: dict[AddressSpace, Callable[[int, int], bytes]] = {
             AddressSpace.VIRTUAL: machine.debug_read,
@@ -206,14 +211,25 @@ class GdbTarget:
                 else replies.terminated(value, fmt=fmt)
             )
         stop_type = type(stop)
-        reason = _STOP_REASONS.get(stop_type)
-        return replies.stop(
-            STOP_SIGNALS.get(stop_type, GdbSignal.TRAP),
-            fmt=fmt,
-            thread=THREAD,
-            reason=None if reason is None else reason(self, stop),
-            expedited=self.registers.expedited_fields(),
-        )
+        reason_of = _STOP_REASONS.get(stop_type)
+        reason = None if reason_of is None else reason_of(self, stop)
+        values = self.registers.expedited_values()
+        if fmt is not self._stop_replies_format:
+            self._stop_replies.clear()
+            self._stop_replies_format = fmt
+        key = (stop_type, reason, values)
+        reply = self._stop_replies.get(key)
+        if reply is None:
+            if len(self._stop_replies) >= STOP_REPLIES_MAX:
+                self._stop_replies.clear()
+            reply = self._stop_replies[key] = replies.stop(
+                STOP_SIGNALS.get(stop_type, GdbSignal.TRAP),
+                fmt=fmt,
+                thread=THREAD,
+                reason=reason,
+                expedited=self.registers.encode_expedited(values),
+            )
+        return reply
 
     def _breakpoint_reason(self, stop: StopReason | None) -> RspStopReason:
         assert isinstance(stop, Breakpoint)

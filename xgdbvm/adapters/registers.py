@@ -128,18 +128,20 @@ class RegisterMap:
         # Every stop reply carries these: one batched read when the CPU offers it.
         ids = tuple(b.access.core_id for b in self.expedited)
         batch = tuple(i for i in ids if i is not None)
-        self._expedited_values: Callable[[], tuple[int, ...]]
+        self.expedited_values: Callable[[], tuple[int, ...]]
+        """The values of ``expedited``, in order."""
         if read_many is not None and len(batch) == len(ids):
-            self._expedited_values = lambda: read_many(batch)
+            self.expedited_values = lambda: read_many(batch)
         else:
-            self._expedited_values = lambda: tuple(b.access.read() for b in self.expedited)
-        self._expedited_fields = ExpeditedRegisters(
+            self.expedited_values = lambda: tuple(b.access.read() for b in self.expedited)
+        self.encode_expedited = ExpeditedRegisters(
             tuple((r.numbered.regnum, r.size) for r in self.expedited)
-        )
+        ).encode
+        """The stop reply's ``n:r;`` fields for values of ``expedited``."""
 
     def expedited_fields(self) -> bytes:
         """The stop reply's ``n:r;`` fields of the registers every stop carries."""
-        return self._expedited_fields.encode(self._expedited_values())
+        return self.encode_expedited(self.expedited_values())
 
     @property
     def g_size(self) -> int:

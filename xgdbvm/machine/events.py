@@ -9,6 +9,7 @@ PC and the instruction count (the machine's virtual clock).
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
@@ -213,8 +214,9 @@ class Observers:
     An observer may name the event types it wants in an ``observes`` attribute
     (the console printer and history want console output only): the others never
     reach it, which spares a call per observer on every event of a debugger's
-    step. Without one it gets every event. An event may be deferred: it goes out
-    before the next one emitted, so the order observers see is the order of events.
+    step. Without one it gets every event. An event may be deferred: it is built and
+    goes out before the next one emitted, so the order observers see is the order of
+    events, and whoever defers it pays only for capturing its fields.
     Observers must not raise: an exception reaches whatever emitted the event (the
     trace recorder catches and logs its own failures).
     """
@@ -222,7 +224,7 @@ class Observers:
     def __init__(self) -> None:
         self._observers: list[MachineObserver] = []
         self._by_type: dict[type, tuple[MachineObserver, ...]] = {}
-        self._deferred: list[MachineEvent] = []
+        self._deferred: list[Callable[[], MachineEvent]] = []
 
     def subscribe(self, observer: MachineObserver) -> None:
         self._observers.append(observer)
@@ -246,16 +248,17 @@ class Observers:
             )
         return targets
 
-    def defer(self, event: MachineEvent) -> None:
-        """Emit ``event`` later: before the next event emitted, or at ``flush``."""
-        self._deferred.append(event)
+    def defer(self, make: Callable[[], MachineEvent]) -> None:
+        """Emit the event ``make()`` builds later: before the next event emitted, or at
+        ``flush``. ``make`` must hold every value the event needs from now."""
+        self._deferred.append(make)
 
     def flush(self) -> None:
         """Emit the deferred events, in order."""
         while self._deferred:
-            events, self._deferred = self._deferred, []
-            for event in events:
-                self._emit(event)
+            makers, self._deferred = self._deferred, []
+            for make in makers:
+                self._emit(make())
 
     def emit(self, event: MachineEvent) -> None:
         if self._deferred:

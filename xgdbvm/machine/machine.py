@@ -13,6 +13,7 @@ method safe to call from another thread while it runs.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -250,8 +251,16 @@ class Machine(Traps):
 
         ``defer``: handed to them before the next event, or at ``flush_notes``, with the
         pc and count of now: a debugger notes its resume without delaying the run."""
-        event = Lifecycle(kind=kind, detail=detail, pc=self.cpu.pc, icount=self.clock.instructions)
-        self._emit(event, defer=defer)
+        pc, icount = self.cpu.pc, self.clock.instructions
+        if not defer:
+            self._emit(Lifecycle(kind=kind, detail=detail, pc=pc, icount=icount))
+            return
+        self._drain_first()
+        if self.observers:
+            # Built when it goes out: a step's resume note costs a closure, not an event.
+            self.observers.defer(
+                functools.partial(Lifecycle, kind=kind, detail=detail, pc=pc, icount=icount)
+            )
 
     def flush_notes(self) -> None:
         """Hand observers the deferred lifecycle events now."""
@@ -588,18 +597,18 @@ class Machine(Traps):
             )
         return reason
 
-    def _emit(self, event: MachineEvent, *, defer: bool = False) -> None:
-        if self.exceptions.pending and threading.get_ident() == self._vcpu_thread:
-            # They happened first. Only the vCPU's own thread drains: a host request
-            # emitted from the server's thread while the guest runs would otherwise
-            # number the batch after the guest's later slow-path calls.
-            self._drain_fast_calls()
-        if not self.observers:
-            return
-        if defer:
-            self.observers.defer(event)
-        else:
+    def _emit(self, event: MachineEvent) -> None:
+        self._drain_first()
+        if self.observers:
             self.observers.emit(event)
+
+    def _drain_first(self) -> None:
+        """Hand observers the natively answered calls before an event that follows them."""
+        if self.exceptions.pending and threading.get_ident() == self._vcpu_thread:
+            # Only the vCPU's own thread drains: a host request emitted from the server's
+            # thread while the guest runs would otherwise number the batch after the
+            # guest's later slow-path calls.
+            self._drain_fast_calls()
 
     def _drain_fast_calls(self) -> None:
         batch = self.exceptions.drain()

@@ -53,6 +53,9 @@ PARSED_MAX_FRAME = 64
 # Run-length encoding pays on long replies (a dump of zeroed RAM, the registers); on
 # a stop reply or a word of code it saves a few bytes and costs more than it saves.
 RLE_MIN_PAYLOAD = 256
+# Short replies recur (a step's stop reply, "OK", a word of code): their frames are
+# kept, since framing one (escapes, checksum) costs more than the rest of sending it.
+FRAMES_MAX = 256
 PARSED_MAX_ENTRIES = 256
 # Memory replies kept on probation: gdb's reads around the pc in a loop of a few
 # instructions, not a whole session's.
@@ -132,6 +135,7 @@ class RspConnection:
         # request frame -> (command, reply payload, reply frame), oldest first
         self._probation: dict[bytes, tuple[cmd.ReadMemory, bytes, bytes]] = {}
         self._parsed: dict[bytes, cmd.Command] = {}  # request frame -> its command
+        self._frames: dict[bytes, bytes] = {}  # short reply payload -> its frame
         self._format: ReplyFormat | None = None
 
     # --- input --------------------------------------------------------------
@@ -372,8 +376,18 @@ class RspConnection:
     def _error(self, code: int, message: str | None) -> bytes:
         return replies.error(code, message, fmt=self.session.reply_format)
 
+    def _frame(self, payload: bytes) -> bytes:
+        if len(payload) >= RLE_MIN_PAYLOAD:
+            return fr.encode_packet(payload, rle=self.rle)
+        frame = self._frames.get(payload)
+        if frame is None:
+            if len(self._frames) >= FRAMES_MAX:
+                self._frames.clear()
+            frame = self._frames[payload] = fr.encode_packet(payload)
+        return frame
+
     def _queue_reply(self, payload: bytes) -> bytes:
-        frame = fr.encode_packet(payload, rle=self.rle and len(payload) >= RLE_MIN_PAYLOAD)
+        frame = self._frame(payload)
         if not self.session.ack_mode:
             self._unacked.clear()
             self._out += frame
