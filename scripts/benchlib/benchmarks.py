@@ -824,7 +824,7 @@ def _d_stepi(s: Sizes) -> str:
         "as above. Its rate is gdb's own work plus the kernel's round trips on this host: the "
         "ceiling for any server with this client, and its ratio to QEMU the highest ratio any "
         "server could show (the row marked the ceiling). The recording's packet count is in "
-        "the log (`packets`), about 18 a step on arm32 and 5 on arm64. "
+        "the log (`packets`): about 20 a step on arm32 and 6 on arm64. "
         "**Guest MMU on**: the firmware's `mmu` scenario (`--bootargs xgdbvm.test=mmu`), run "
         "to a breakpoint on `mmu_virtual_main` (a virtual address: the guest's MMU is on and "
         f"its identity map gone), then `stepi {s.steps}` timed the same way through the code "
