@@ -99,6 +99,11 @@ class Recorder:
                     self.turns.append((side, bytearray(data)))
         self.error = f"recording proxy: conversation longer than {self._timeout:.0f} s"
 
+    def close(self) -> None:
+        """Stop accepting (a client that never came leaves the thread to time out)."""
+        with contextlib.suppress(OSError):
+            self._listener.close()
+
     def join(self) -> list[tuple[bytes, bytes]]:
         self._thread.join(self._timeout)
         if self._thread.is_alive():
@@ -115,12 +120,11 @@ def recording(upstream: str, timeout: float) -> Iterator[Recorder]:
     try:
         yield recorder
     finally:
-        with contextlib.suppress(OSError):
-            recorder._listener.close()
+        recorder.close()
 
 
 class Mismatch(Exception):
-    pass
+    """The client departed from the recording, or left before its end."""
 
 
 def _receive_exactly(conn: socket.socket, pending: bytearray, size: int, deadline: float) -> None:
