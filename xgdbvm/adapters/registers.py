@@ -139,10 +139,6 @@ class RegisterMap:
         ).encode
         """The stop reply's ``n:r;`` fields for values of ``expedited``."""
 
-    def expedited_fields(self) -> bytes:
-        """The stop reply's ``n:r;`` fields of the registers every stop carries."""
-        return self.encode_expedited(self.expedited_values())
-
     @property
     def g_size(self) -> int:
         return sum(reg.size for reg in self.g_registers)
